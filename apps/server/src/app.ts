@@ -1,0 +1,107 @@
+import { randomUUID } from 'node:crypto';
+import cors from '@fastify/cors';
+import Fastify, { type FastifyInstance } from 'fastify';
+import type { Clock } from './platform/clock.ts';
+import type { Config } from './platform/config/config.ts';
+import type { DatabaseHandle } from './platform/db/database.ts';
+import type { MigrationFile } from './platform/db/migrator.ts';
+import { registerGraphql } from './platform/graphql/graphql.plugin.ts';
+import { attachGraphqlWebSocket } from './platform/graphql/websocket.ts';
+import { registerHealthRoutes } from './platform/http/health.routes.ts';
+import { loggerOptions } from './platform/observability/logger.ts';
+import { createMetrics } from './platform/observability/metrics.ts';
+import { createServices, type Services } from './services.ts';
+
+const REQUEST_ID = /^[A-Za-z0-9._:-]{1,128}$/;
+
+export type App = {
+  app: FastifyInstance;
+  services: Services;
+  /** Stops accepting, lets in-flight requests finish, closes sockets (1001) and the pool. */
+  shutdown: () => Promise<void>;
+};
+
+export async function buildApp(options: {
+  config: Config;
+  database: DatabaseHandle;
+  migrations: MigrationFile[];
+  clock: Clock;
+}): Promise<App> {
+  const { config, database, clock } = options;
+  const app = Fastify({
+    logger: loggerOptions(config),
+    genReqId: (request) => {
+      const given = request.headers['x-request-id'];
+      return typeof given === 'string' && REQUEST_ID.test(given) ? given : randomUUID();
+    },
+    trustProxy: config.env === 'production',
+    bodyLimit: 1024 * 1024,
+    return503OnClosing: true,
+    forceCloseConnections: 'idle',
+  });
+  const metrics = createMetrics();
+  metrics.observePool(() => database.pool);
+  const services = createServices({ db: database.db, config, clock, logger: app.log });
+  let shuttingDown = false;
+
+  app.addHook('onRequest', async (request, reply) => {
+    reply.header('x-request-id', request.id);
+  });
+  app.addHook('onResponse', async (request, reply) => {
+    metrics.httpRequestDuration.observe(
+      {
+        method: request.method,
+        route: request.routeOptions.url ?? 'unmatched',
+        status_code: String(reply.statusCode),
+      },
+      reply.elapsedTime / 1000,
+    );
+  });
+  // Whatever escapes a route: log it with the request id, show the client nothing internal.
+  app.setErrorHandler((error: Error, request, reply) => {
+    const status = (error as { statusCode?: number }).statusCode;
+    if (status && status >= 400 && status < 500) {
+      return reply
+        .code(status)
+        .send({ error: { code: 'BAD_REQUEST', message: error.message, requestId: request.id } });
+    }
+    request.log.error({ err: error }, 'unhandled error');
+    return reply.code(500).send({
+      error: { code: 'INTERNAL_SERVER_ERROR', message: 'Internal server error', requestId: request.id },
+    });
+  });
+
+  await app.register(cors, {
+    origin: config.corsOrigins.length > 0 ? config.corsOrigins : config.env !== 'production',
+    credentials: true,
+  });
+  registerHealthRoutes(app, {
+    pool: database.pool,
+    migrations: options.migrations,
+    metrics,
+    isShuttingDown: () => shuttingDown,
+  });
+  app.get('/.well-known/jwks.json', async (_request, reply) => {
+    reply.header('cache-control', 'public, max-age=300');
+    return services.signingKeys.jwks();
+  });
+  await registerGraphql(app, {
+    services,
+    metrics,
+    graphiql: config.graphiql,
+    maxDepth: config.graphqlMaxDepth,
+  });
+  const sockets = attachGraphqlWebSocket(app, { services, metrics, logger: app.log });
+
+  return {
+    app,
+    services,
+    shutdown: async () => {
+      if (shuttingDown) return;
+      shuttingDown = true;
+      await sockets.shutdown();
+      await app.close();
+      await database.close();
+    },
+  };
+}

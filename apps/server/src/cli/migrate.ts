@@ -1,0 +1,24 @@
+import { domainMigrations } from '../domains/registry.ts';
+import { ConfigError, loadConfig } from '../platform/config/config.ts';
+import { resolveDatabase } from '../platform/db/connect.ts';
+import { MigrationError, migrate } from '../platform/db/migrator.ts';
+import { createLogger } from '../platform/observability/logger.ts';
+
+/** `npm run migrate`: applies pending migrations to DATABASE_URL (or the embedded database) and exits. */
+try {
+  const config = loadConfig();
+  const logger = createLogger(config);
+  const store = await resolveDatabase(config, logger);
+  try {
+    const { applied } = await migrate(store.url, domainMigrations, (message) => logger.info(message));
+    process.stdout.write(`${applied.length} migration(s) applied\n`);
+  } finally {
+    await store.stop();
+  }
+} catch (error) {
+  if (error instanceof ConfigError || error instanceof MigrationError) {
+    process.stderr.write(`olo: ${error.message}\n`);
+    process.exit(1);
+  }
+  throw error;
+}

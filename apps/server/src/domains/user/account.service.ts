@@ -1,0 +1,87 @@
+import type { AccountDirectory } from '../../platform/auth/principal.ts';
+import type { Role } from '../../platform/auth/roles.ts';
+import type { VerifiedToken } from '../../platform/auth/tokens.ts';
+import { TtlCache } from '../../platform/cache/ttl-cache.ts';
+import type { Clock } from '../../platform/clock.ts';
+import { withTransaction } from '../../platform/db/transaction.ts';
+import { AppError, notFound } from '../../platform/errors/app-error.ts';
+import type { UserRepository, UserRow } from './user.repository.ts';
+
+// Short enough that a role change or sign-out elsewhere shows within seconds; long enough
+// that a burst of requests costs one lookup.
+const ACCOUNT_CACHE_MS = 5_000;
+const SESSION_CACHE_MS = 2_000;
+
+/** Accounts keyed by (issuer, subject), and the roles that bound what a token may claim. */
+export class AccountService implements AccountDirectory {
+  private readonly repo: UserRepository;
+  private readonly oloIssuer: string;
+  private readonly accounts: TtlCache<{ userId: string; roles: Role[] }>;
+  private readonly sessions: TtlCache<boolean>;
+
+  constructor(repo: UserRepository, oloIssuer: string, clock: Clock) {
+    this.repo = repo;
+    this.oloIssuer = oloIssuer;
+    this.accounts = new TtlCache({ ttlMs: ACCOUNT_CACHE_MS, maxEntries: 50_000, clock });
+    this.sessions = new TtlCache({ ttlMs: SESSION_CACHE_MS, maxEntries: 50_000, clock });
+  }
+
+  get oloIssuerName(): string {
+    return this.oloIssuer;
+  }
+
+  async accountFor(token: VerifiedToken): Promise<{ userId: string; roles: Role[] }> {
+    return this.accounts.getOrLoad(`${token.issuer}\n${token.subject}`, async () => {
+      if (token.issuerKind === 'olo') {
+        const user = await this.repo.findUser(token.subject);
+        if (!user) throw new AppError('UNAUTHENTICATED', 'Account no longer exists', { reason: 'revoked' });
+        return { userId: user.id, roles: user.roles };
+      }
+      return this.findOrCreateByIdentity(token.issuer, token.subject);
+    });
+  }
+
+  async isSessionActive(sessionId: string): Promise<boolean> {
+    return this.sessions.getOrLoad(sessionId, () => this.repo.isSessionActive(sessionId));
+  }
+
+  /** The first valid token of an unknown subject creates the account with role `user`. */
+  async findOrCreateByIdentity(issuer: string, subject: string): Promise<{ userId: string; roles: Role[] }> {
+    const existing = await this.repo.findIdentity(issuer, subject);
+    if (existing) return existing;
+    return withTransaction(this.repo.db, async (tx) => {
+      const user = await this.repo.createUser(tx);
+      const owner = await this.repo.insertIdentity(tx, user.id, issuer, subject);
+      if (owner === user.id) return { userId: user.id, roles: user.roles };
+      // A concurrent first request won the race: drop ours, use theirs.
+      await this.repo.deleteUser(tx, user.id);
+      const found = await this.repo.findIdentity(issuer, subject, tx);
+      if (!found) throw new Error('identity vanished during creation');
+      return found;
+    });
+  }
+
+  async createOloAccount(roles: Role[] = ['user']): Promise<UserRow> {
+    return withTransaction(this.repo.db, async (tx) => {
+      const user = await this.repo.createUser(tx, roles);
+      await this.repo.insertIdentity(tx, user.id, this.oloIssuer, user.id);
+      return user;
+    });
+  }
+
+  async getUser(id: string): Promise<UserRow> {
+    const user = await this.repo.findUser(id);
+    if (!user) throw notFound('User');
+    return user;
+  }
+
+  async setRoles(userId: string, roles: Role[]): Promise<void> {
+    await this.repo.setRoles(this.repo.db, userId, roles);
+    this.accounts.clear();
+  }
+
+  /** Forget cached session state after a sign-out in this process. */
+  forgetSessions(sessionIds: string[]): void {
+    for (const id of sessionIds) this.sessions.delete(id);
+  }
+}

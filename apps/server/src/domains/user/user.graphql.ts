@@ -1,0 +1,141 @@
+import { ROLES, type Role } from '../../platform/auth/roles.ts';
+import { builder } from '../../platform/graphql/builder.ts';
+import { type GraphQLContext, requirePrincipal } from '../../platform/graphql/context.ts';
+import type { AuthTokens } from './session.service.ts';
+import type { UserRow } from './user.repository.ts';
+
+export const RoleEnum = builder.enumType('Role', { values: ROLES });
+
+const Viewer = builder.objectRef<UserRow & { activeRole: Role }>('Viewer').implement({
+  description: 'The signed-in account, as seen by itself',
+  authScopes: { signedIn: true },
+  fields: (t) => ({
+    id: t.exposeID('id'),
+    roles: t.field({ type: [RoleEnum], resolve: (u) => u.roles }),
+    activeRole: t.field({
+      type: RoleEnum,
+      description: 'The role this request acts as (x-hasura-role, or the default)',
+      resolve: (u) => u.activeRole,
+    }),
+    createdAt: t.field({ type: 'DateTime', resolve: (u) => u.createdAt }),
+  }),
+});
+
+const AuthPayload = builder.objectRef<AuthTokens>('AuthPayload').implement({
+  description: 'Tokens for a new or refreshed session. Keep the refresh token secret; it is shown once.',
+  authScopes: { public: true },
+  fields: (t) => ({
+    userId: t.exposeID('userId'),
+    sessionId: t.exposeID('sessionId'),
+    accessToken: t.exposeString('accessToken'),
+    accessTokenExpiresAt: t.field({ type: 'DateTime', resolve: (p) => p.accessTokenExpiresAt }),
+    refreshToken: t.exposeString('refreshToken'),
+    refreshTokenExpiresAt: t.field({ type: 'DateTime', resolve: (p) => p.refreshTokenExpiresAt }),
+  }),
+});
+
+const PhoneCodeSent = builder.objectRef<{ expiresAt: Date }>('PhoneCodeSent').implement({
+  authScopes: { public: true },
+  fields: (t) => ({ expiresAt: t.field({ type: 'DateTime', resolve: (p) => p.expiresAt }) }),
+});
+
+const DeviceInput = builder.inputType('DeviceInput', {
+  description: 'Describes the device signing in, shown in its list of sessions',
+  fields: (t) => ({ name: t.string({ required: false }) }),
+});
+
+const device = (ctx: GraphQLContext, input: { name?: string | null } | null | undefined) => ({
+  deviceName: input?.name?.slice(0, 100) ?? null,
+  userAgent: ctx.userAgent?.slice(0, 300) ?? null,
+  ip: ctx.ip,
+});
+
+builder.queryField('me', (t) =>
+  t.field({
+    type: Viewer,
+    description: 'The calling account',
+    authScopes: { signedIn: true },
+    resolve: async (_root, _args, ctx) => {
+      const principal = requirePrincipal(ctx);
+      const user = await ctx.services.accounts.getUser(principal.userId);
+      return { ...user, activeRole: principal.role };
+    },
+  }),
+);
+
+builder.mutationFields((t) => ({
+  requestPhoneCode: t.field({
+    type: PhoneCodeSent,
+    description: 'Sends a 6-digit sign-in code to the phone (E.164)',
+    authScopes: { public: true },
+    args: { phone: t.arg.string({ required: true }) },
+    resolve: (_root, args, ctx) => ctx.services.signIn.requestPhoneCode({ phone: args.phone, ip: ctx.ip }),
+  }),
+  signInWithPhone: t.field({
+    type: AuthPayload,
+    description: 'Signs in (creating the account on first use) with the code sent by requestPhoneCode',
+    authScopes: { public: true },
+    args: {
+      phone: t.arg.string({ required: true }),
+      code: t.arg.string({ required: true }),
+      device: t.arg({ type: DeviceInput, required: false }),
+    },
+    resolve: (_root, args, ctx) =>
+      ctx.services.signIn.signInWithPhone({
+        phone: args.phone,
+        code: args.code,
+        ...device(ctx, args.device),
+      }),
+  }),
+  signUpWithEmail: t.field({
+    type: AuthPayload,
+    authScopes: { public: true },
+    args: {
+      email: t.arg.string({ required: true }),
+      password: t.arg.string({ required: true }),
+      device: t.arg({ type: DeviceInput, required: false }),
+    },
+    resolve: (_root, args, ctx) =>
+      ctx.services.signIn.signUpWithEmail({
+        email: args.email,
+        password: args.password,
+        ...device(ctx, args.device),
+      }),
+  }),
+  signInWithEmail: t.field({
+    type: AuthPayload,
+    authScopes: { public: true },
+    args: {
+      email: t.arg.string({ required: true }),
+      password: t.arg.string({ required: true }),
+      device: t.arg({ type: DeviceInput, required: false }),
+    },
+    resolve: (_root, args, ctx) =>
+      ctx.services.signIn.signInWithEmail({
+        email: args.email,
+        password: args.password,
+        ...device(ctx, args.device),
+      }),
+  }),
+  refreshSession: t.field({
+    type: AuthPayload,
+    description:
+      'Trades a refresh token for new tokens. Each refresh token works once; reuse signs the session out.',
+    authScopes: { public: true },
+    args: { refreshToken: t.arg.string({ required: true }) },
+    resolve: (_root, args, ctx) => ctx.services.sessions.refresh(args.refreshToken, ctx.ip),
+  }),
+  signOut: t.int({
+    description:
+      'Signs out this device, or every device with allDevices: true. Returns how many sessions closed.',
+    authScopes: { signedIn: true },
+    args: { allDevices: t.arg.boolean({ required: false, defaultValue: false }) },
+    resolve: (_root, args, ctx) => {
+      const principal = requirePrincipal(ctx);
+      if (args.allDevices || !principal.sessionId) {
+        return ctx.services.sessions.signOut(principal.userId, 'all');
+      }
+      return ctx.services.sessions.signOut(principal.userId, { sessionId: principal.sessionId });
+    },
+  }),
+}));

@@ -1,0 +1,130 @@
+import { z } from 'zod';
+
+const bool = z.enum(['true', 'false', '1', '0']).transform((v) => v === 'true' || v === '1');
+const port = z.coerce.number().int().min(1).max(65535);
+const positiveInt = z.coerce.number().int().positive();
+
+/**
+ * Every environment variable the server reads. `.env.example` and the README table
+ * must list the same names (a test checks it).
+ */
+export const envSchema = z.object({
+  NODE_ENV: z.enum(['development', 'production', 'test']).default('development'),
+  HOST: z.string().min(1).default('127.0.0.1'),
+  PORT: port.default(4000),
+  PUBLIC_URL: z.url().optional(),
+  LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+  CORS_ORIGINS: z.string().default(''),
+  GRAPHIQL: bool.optional(),
+  SHUTDOWN_TIMEOUT_MS: positiveInt.default(10_000),
+  GRAPHQL_MAX_DEPTH: positiveInt.default(12),
+
+  DATABASE_URL: z.url().optional(),
+  DATABASE_POOL_MAX: positiveInt.default(10),
+  EMBEDDED_PG_PORT: port.default(54329),
+  EMBEDDED_PG_DATA_DIR: z.string().min(1).default('.data/postgres'),
+  SEED_DEMO_DATA: bool.optional(),
+
+  AUTH_AUDIENCE: z.string().min(1).default('olo'),
+  AUTH_ACCESS_TOKEN_TTL_SECONDS: positiveInt.default(900),
+  AUTH_REFRESH_TOKEN_TTL_SECONDS: positiveInt.default(60 * 60 * 24 * 30),
+  AUTH_SIGNING_KEY_MAX_AGE_DAYS: positiveInt.default(30),
+  FIREBASE_PROJECT_ID: z.string().min(1).optional(),
+  FIREBASE_JWKS_URL: z
+    .url()
+    .default('https://www.googleapis.com/service_accounts/v1/jwk/securetoken@system.gserviceaccount.com'),
+
+  SMS_PROVIDER: z.enum(['local']).default('local'),
+  OTP_TTL_SECONDS: positiveInt.default(300),
+  LOGIN_THROTTLE_WINDOW_SECONDS: positiveInt.default(900),
+  LOGIN_THROTTLE_MAX_PER_IDENTIFIER: positiveInt.default(5),
+  LOGIN_THROTTLE_MAX_PER_IP: positiveInt.default(30),
+});
+
+export type Env = z.infer<typeof envSchema>;
+
+export type Config = {
+  env: Env['NODE_ENV'];
+  host: string;
+  port: number;
+  publicUrl: string;
+  logLevel: Env['LOG_LEVEL'];
+  corsOrigins: string[];
+  graphiql: boolean;
+  shutdownTimeoutMs: number;
+  graphqlMaxDepth: number;
+  database: {
+    url: string | undefined;
+    poolMax: number;
+    embeddedPort: number;
+    embeddedDataDir: string;
+  };
+  seedDemoData: boolean;
+  auth: {
+    issuer: string;
+    audience: string;
+    accessTokenTtlSeconds: number;
+    refreshTokenTtlSeconds: number;
+    signingKeyMaxAgeDays: number;
+    firebase: { projectId: string; jwksUrl: string } | undefined;
+    otpTtlSeconds: number;
+    throttle: { windowSeconds: number; maxPerIdentifier: number; maxPerIp: number };
+  };
+  sms: { provider: Env['SMS_PROVIDER'] };
+};
+
+export class ConfigError extends Error {
+  override name = 'ConfigError';
+}
+
+/** Parses the environment; throws a ConfigError whose message is one line naming the variable. */
+export function loadConfig(source: Record<string, string | undefined> = process.env): Config {
+  const present = Object.fromEntries(Object.entries(source).filter(([, v]) => v !== undefined && v !== ''));
+  const result = envSchema.safeParse(present);
+  if (!result.success) {
+    const issue = result.error.issues[0];
+    const name = issue?.path.join('.') ?? 'environment';
+    const got = present[name] === undefined ? '' : ` (got ${JSON.stringify(present[name])})`;
+    throw new ConfigError(`Invalid configuration: ${name}: ${issue?.message ?? 'invalid'}${got}`);
+  }
+  const e = result.data;
+  const publicUrl = (e.PUBLIC_URL ?? `http://localhost:${e.PORT}`).replace(/\/$/, '');
+  const production = e.NODE_ENV === 'production';
+  return {
+    env: e.NODE_ENV,
+    host: e.HOST,
+    port: e.PORT,
+    publicUrl,
+    logLevel: e.LOG_LEVEL,
+    corsOrigins: e.CORS_ORIGINS.split(',')
+      .map((s) => s.trim())
+      .filter(Boolean),
+    graphiql: e.GRAPHIQL ?? !production,
+    shutdownTimeoutMs: e.SHUTDOWN_TIMEOUT_MS,
+    graphqlMaxDepth: e.GRAPHQL_MAX_DEPTH,
+    database: {
+      url: e.DATABASE_URL,
+      poolMax: e.DATABASE_POOL_MAX,
+      embeddedPort: e.EMBEDDED_PG_PORT,
+      embeddedDataDir: e.EMBEDDED_PG_DATA_DIR,
+    },
+    seedDemoData: e.SEED_DEMO_DATA ?? !production,
+    auth: {
+      issuer: publicUrl,
+      audience: e.AUTH_AUDIENCE,
+      accessTokenTtlSeconds: e.AUTH_ACCESS_TOKEN_TTL_SECONDS,
+      refreshTokenTtlSeconds: e.AUTH_REFRESH_TOKEN_TTL_SECONDS,
+      signingKeyMaxAgeDays: e.AUTH_SIGNING_KEY_MAX_AGE_DAYS,
+      firebase: e.FIREBASE_PROJECT_ID
+        ? { projectId: e.FIREBASE_PROJECT_ID, jwksUrl: e.FIREBASE_JWKS_URL }
+        : undefined,
+      otpTtlSeconds: e.OTP_TTL_SECONDS,
+      throttle: {
+        windowSeconds: e.LOGIN_THROTTLE_WINDOW_SECONDS,
+        maxPerIdentifier: e.LOGIN_THROTTLE_MAX_PER_IDENTIFIER,
+        maxPerIp: e.LOGIN_THROTTLE_MAX_PER_IP,
+      },
+    },
+    sms: { provider: e.SMS_PROVIDER },
+  };
+}

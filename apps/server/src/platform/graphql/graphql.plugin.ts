@@ -1,0 +1,97 @@
+import type { FastifyInstance, FastifyRequest } from 'fastify';
+import { type DocumentNode, type GraphQLError, Kind, type OperationDefinitionNode } from 'graphql';
+import mercurius from 'mercurius';
+import type { Services } from '../../services.ts';
+import type { Principal } from '../auth/principal.ts';
+import { AppError } from '../errors/app-error.ts';
+import type { Metrics } from '../observability/metrics.ts';
+import type { GraphQLContext } from './context.ts';
+import { flattenErrors, formatError } from './errors.ts';
+import { buildSchema } from './schema.ts';
+
+declare module 'fastify' {
+  interface FastifyRequest {
+    principal: Principal | null;
+  }
+}
+
+type OperationLabel = { operation_type: string; operation_name: string };
+
+function operationOf(document: DocumentNode): OperationLabel {
+  const op = document.definitions.find(
+    (d): d is OperationDefinitionNode => d.kind === Kind.OPERATION_DEFINITION,
+  );
+  return { operation_type: op?.operation ?? 'unknown', operation_name: op?.name?.value ?? 'anonymous' };
+}
+
+export function requestContext(request: FastifyRequest, services: Services): GraphQLContext {
+  return {
+    principal: request.principal ?? null,
+    requestId: String(request.id),
+    ip: request.ip ?? null,
+    userAgent: typeof request.headers['user-agent'] === 'string' ? request.headers['user-agent'] : null,
+    services,
+    log: request.log,
+  };
+}
+
+/**
+ * GraphQL over HTTP at /graphql. The bearer token is checked before GraphQL runs: a bad token
+ * fails the whole request (401/403) rather than silently acting as anonymous.
+ */
+export async function registerGraphql(
+  app: FastifyInstance,
+  options: { services: Services; metrics: Metrics; graphiql: boolean; maxDepth: number },
+) {
+  const { services, metrics } = options;
+  app.decorateRequest('principal', null);
+  app.addHook('preHandler', async (request, reply) => {
+    if (request.routeOptions.url !== '/graphql') return;
+    try {
+      request.principal = await services.authenticator.authenticate(
+        request.headers.authorization,
+        request.headers['x-hasura-role'],
+      );
+    } catch (error) {
+      if (!(error instanceof AppError)) throw error;
+      const status = error.code === 'FORBIDDEN' ? 403 : 401;
+      return reply.code(status).send({
+        data: null,
+        errors: [{ message: error.message, extensions: { code: error.code, ...error.details } }],
+      });
+    }
+  });
+
+  await app.register(mercurius, {
+    schema: buildSchema(),
+    path: '/graphql',
+    graphiql: options.graphiql,
+    queryDepth: options.maxDepth,
+    jit: 1,
+    context: (request) => requestContext(request, services),
+    errorFormatter: (execution, ctx) => {
+      const context = ctx as unknown as GraphQLContext;
+      const errors = flattenErrors(execution.errors as GraphQLError[]).map((e) =>
+        formatError(e, context.log, context.requestId),
+      );
+      const onlyRequestErrors =
+        !execution.data && errors.every((e) => e.extensions?.code === 'GRAPHQL_VALIDATION_FAILED');
+      return {
+        statusCode: onlyRequestErrors ? 400 : 200,
+        response: { data: execution.data ?? null, errors },
+      };
+    },
+  });
+
+  const started = new WeakMap<object, { label: OperationLabel; at: bigint }>();
+  app.graphql.addHook('preExecution', (_schema, document, context) => {
+    started.set(context, { label: operationOf(document), at: process.hrtime.bigint() });
+  });
+  app.graphql.addHook('onResolution', (execution, context) => {
+    const start = started.get(context);
+    if (!start) return;
+    const seconds = Number(process.hrtime.bigint() - start.at) / 1e9;
+    metrics.graphqlDuration.observe(start.label, seconds);
+    metrics.graphqlOperations.inc({ ...start.label, outcome: execution.errors?.length ? 'error' : 'ok' });
+  });
+}

@@ -1,0 +1,60 @@
+import {
+  type GraphQLField,
+  type GraphQLSchema,
+  isObjectType,
+  lexicographicSortSchema,
+  printSchema,
+} from 'graphql';
+import { builder } from './builder.ts';
+import './system.graphql.ts';
+import '../auth/auth.graphql.ts';
+import '../../domains/user/user.graphql.ts';
+
+let schema: GraphQLSchema | undefined;
+
+export type PermissionGap = { type: string; field: string };
+
+function declaresScopes(field: GraphQLField<unknown, unknown>): boolean {
+  const options = field.extensions?.pothosOptions as { authScopes?: unknown } | undefined;
+  return options?.authScopes !== undefined;
+}
+
+function typeDeclaresScopes(type: { extensions?: Record<string, unknown> | null }): boolean {
+  const options = type.extensions?.pothosOptions as { authScopes?: unknown } | undefined;
+  return options?.authScopes !== undefined;
+}
+
+/**
+ * Default deny: every root operation must declare its rule, and every object type must declare one
+ * for itself or on each of its fields. Returns what lacks one.
+ */
+export function findPermissionGaps(target: GraphQLSchema): PermissionGap[] {
+  const gaps: PermissionGap[] = [];
+  const roots = new Set([target.getQueryType(), target.getMutationType(), target.getSubscriptionType()]);
+  for (const type of Object.values(target.getTypeMap())) {
+    if (!isObjectType(type) || type.name.startsWith('__')) continue;
+    const isRoot = roots.has(type);
+    if (!isRoot && typeDeclaresScopes(type)) continue;
+    for (const field of Object.values(type.getFields())) {
+      if (!declaresScopes(field)) gaps.push({ type: type.name, field: field.name });
+    }
+  }
+  return gaps;
+}
+
+/** The schema, built once from every module's `*.graphql.ts`. Refuses to build with an undeclared permission. */
+export function buildSchema(): GraphQLSchema {
+  if (schema) return schema;
+  const built = builder.toSchema();
+  const gaps = findPermissionGaps(built);
+  if (gaps.length > 0) {
+    const list = gaps.map((g) => `${g.type}.${g.field}`).join(', ');
+    throw new Error(`GraphQL fields without a declared permission rule (authScopes): ${list}`);
+  }
+  schema = built;
+  return schema;
+}
+
+export function printSdl(target: GraphQLSchema = buildSchema()): string {
+  return `${printSchema(lexicographicSortSchema(target))}\n`;
+}

@@ -1,0 +1,157 @@
+import type { IncomingMessage } from 'node:http';
+import type { FastifyInstance } from 'fastify';
+import type { GraphQLError } from 'graphql';
+import { useServer } from 'graphql-ws/use/ws';
+import { type WebSocket, WebSocketServer } from 'ws';
+import type { Services } from '../../services.ts';
+import type { Principal } from '../auth/principal.ts';
+import { AppError } from '../errors/app-error.ts';
+import type { Logger } from '../observability/logger.ts';
+import type { Metrics } from '../observability/metrics.ts';
+import type { GraphQLContext } from './context.ts';
+import { formatError } from './errors.ts';
+import { buildSchema } from './schema.ts';
+
+/**
+ * Close codes the server uses on GraphQL WebSockets (graphql-transport-ws protocol).
+ * Documented in docs/api.md; clients reconnect with a fresh token on 4401.
+ */
+export const WS_CLOSE = {
+  unauthenticated: 4401,
+  forbidden: 4403,
+  shuttingDown: 1001,
+} as const;
+
+type Connection = { socket: WebSocket; principal: Principal | null; expiryTimer?: NodeJS.Timeout };
+
+function tokenFrom(params: Record<string, unknown> | undefined): unknown {
+  if (!params) return undefined;
+  const headers = params.headers as Record<string, unknown> | undefined;
+  const raw =
+    params.authorization ?? params.Authorization ?? headers?.authorization ?? headers?.Authorization;
+  if (raw !== undefined) return raw;
+  return typeof params.token === 'string' ? `Bearer ${params.token}` : undefined;
+}
+
+function roleFrom(params: Record<string, unknown> | undefined): unknown {
+  const headers = params?.headers as Record<string, unknown> | undefined;
+  return params?.['x-hasura-role'] ?? headers?.['x-hasura-role'];
+}
+
+/**
+ * GraphQL subscriptions (and queries, mutations) over WebSocket on /graphql. Authentication happens
+ * in `connection_init`; a connection is closed with 4401 when its token expires or its session is
+ * signed out, and with 1001 when the server shuts down.
+ */
+export function attachGraphqlWebSocket(
+  app: FastifyInstance,
+  options: { services: Services; metrics: Metrics; logger: Logger },
+) {
+  const { services, metrics, logger } = options;
+  const wss = new WebSocketServer({ noServer: true, maxPayload: 1024 * 1024 });
+  const connections = new Map<WebSocket, Connection>();
+  let accepting = true;
+
+  const close = (connection: Connection, code: number, reason: string) => {
+    if (connection.expiryTimer) clearTimeout(connection.expiryTimer);
+    connection.socket.close(code, reason);
+  };
+
+  app.server.on('upgrade', (request: IncomingMessage, socket, head) => {
+    const path = new URL(request.url ?? '/', 'http://localhost').pathname;
+    if (!accepting || path !== '/graphql') {
+      socket.end('HTTP/1.1 503 Service Unavailable\r\n\r\n');
+      return;
+    }
+    wss.handleUpgrade(request, socket, head, (ws) => wss.emit('connection', ws, request));
+  });
+
+  wss.on('connection', (socket: WebSocket) => {
+    connections.set(socket, { socket, principal: null });
+    metrics.websocketConnections.inc();
+    socket.once('close', (code) => {
+      const connection = connections.get(socket);
+      if (connection?.expiryTimer) clearTimeout(connection.expiryTimer);
+      connections.delete(socket);
+      metrics.websocketConnections.dec();
+      metrics.websocketClosed.inc({ code: String(code) });
+    });
+  });
+
+  const stopListening = services.onSessionsRevoked((sessionIds) => {
+    const revoked = new Set(sessionIds);
+    for (const connection of connections.values()) {
+      if (connection.principal?.sessionId && revoked.has(connection.principal.sessionId)) {
+        close(connection, WS_CLOSE.unauthenticated, 'Session signed out');
+      }
+    }
+  });
+
+  useServer(
+    {
+      schema: buildSchema(),
+      onConnect: async (ctx) => {
+        const connection = connections.get(ctx.extra.socket);
+        if (!connection) return false;
+        try {
+          const params = ctx.connectionParams as Record<string, unknown> | undefined;
+          const principal = await services.authenticator.authenticate(tokenFrom(params), roleFrom(params));
+          connection.principal = principal;
+          if (principal) {
+            const ms = principal.tokenExpiresAt.getTime() - services.clock.now().getTime();
+            connection.expiryTimer = setTimeout(
+              () => close(connection, WS_CLOSE.unauthenticated, 'Token expired'),
+              Math.max(0, Math.min(ms, 2 ** 31 - 1)),
+            );
+            connection.expiryTimer.unref();
+          }
+          return true;
+        } catch (error) {
+          const code =
+            error instanceof AppError && error.code === 'FORBIDDEN'
+              ? WS_CLOSE.forbidden
+              : WS_CLOSE.unauthenticated;
+          const reason = error instanceof AppError ? error.message : 'Unauthorized';
+          close(connection, code, reason.slice(0, 120));
+          return false;
+        }
+      },
+      context: (ctx): GraphQLContext => {
+        const connection = connections.get(ctx.extra.socket);
+        const request = ctx.extra.request;
+        const requestId = String(request.headers['x-request-id'] ?? crypto.randomUUID());
+        return {
+          principal: connection?.principal ?? null,
+          requestId,
+          ip: request.socket.remoteAddress ?? null,
+          userAgent: typeof request.headers['user-agent'] === 'string' ? request.headers['user-agent'] : null,
+          services,
+          log: logger.child({ reqId: requestId, transport: 'websocket' }),
+        };
+      },
+      onNext: (_ctx, _id, _payload, args, result) => {
+        if (!result.errors) return;
+        const context = args.contextValue as GraphQLContext;
+        return {
+          ...result,
+          errors: result.errors.map((e) => formatError(e, context.log, context.requestId)),
+        };
+      },
+      onError: (_ctx, _id, _payload, errors) =>
+        errors.map((e: GraphQLError) => formatError(e, logger, 'websocket')),
+    },
+    wss,
+  );
+
+  return {
+    connectionCount: () => connections.size,
+    /** Stops new upgrades and closes every socket with 1001 so clients reconnect elsewhere. */
+    async shutdown(): Promise<void> {
+      accepting = false;
+      stopListening();
+      for (const connection of connections.values())
+        close(connection, WS_CLOSE.shuttingDown, 'Server shutting down');
+      await new Promise<void>((resolve) => wss.close(() => resolve()));
+    },
+  };
+}

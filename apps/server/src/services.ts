@@ -1,0 +1,70 @@
+import { AccountService } from './domains/user/account.service.ts';
+import { SessionService } from './domains/user/session.service.ts';
+import { SignInService } from './domains/user/sign-in.service.ts';
+import { UserRepository } from './domains/user/user.repository.ts';
+import { Authenticator } from './platform/auth/principal.ts';
+import { SigningKeyStore } from './platform/auth/signing-keys.ts';
+import { TokenService } from './platform/auth/tokens.ts';
+import type { Clock } from './platform/clock.ts';
+import type { Config } from './platform/config/config.ts';
+import type { Db } from './platform/db/database.ts';
+import type { Logger } from './platform/observability/logger.ts';
+import { createLocalSmsProvider } from './providers/sms/local-sms.provider.ts';
+
+export const SERVER_VERSION = '0.1.0';
+
+export type SessionRevocationListener = (sessionIds: string[]) => void;
+
+/** Wires every service once per process. Resolvers reach them through the GraphQL context. */
+export function createServices(deps: { db: Db; config: Config; clock: Clock; logger: Logger }) {
+  const { db, config, clock, logger } = deps;
+  const revocationListeners = new Set<SessionRevocationListener>();
+  const signingKeys = new SigningKeyStore(db, clock, config.auth.accessTokenTtlSeconds);
+  const tokens = new TokenService(
+    {
+      olo: { issuer: config.auth.issuer, audience: config.auth.audience, keys: signingKeys },
+      ...(config.auth.firebase ? { firebase: config.auth.firebase } : {}),
+    },
+    clock,
+    config.auth.accessTokenTtlSeconds,
+  );
+  const userRepo = new UserRepository(db);
+  const accounts = new AccountService(userRepo, config.auth.issuer, clock);
+  const sessions = new SessionService({
+    repo: userRepo,
+    accounts,
+    tokens,
+    clock,
+    refreshTtlSeconds: config.auth.refreshTokenTtlSeconds,
+    onRevoked: (ids) => {
+      for (const listener of revocationListeners) listener(ids);
+    },
+  });
+  const sms = createLocalSmsProvider((message) => userRepo.recordSms(message), logger);
+  const signIn = new SignInService({
+    repo: userRepo,
+    accounts,
+    sessions,
+    sms,
+    clock,
+    throttle: config.auth.throttle,
+    otpTtlSeconds: config.auth.otpTtlSeconds,
+  });
+  return {
+    version: SERVER_VERSION,
+    clock,
+    signingKeys,
+    tokens,
+    authenticator: new Authenticator(tokens, accounts),
+    accounts,
+    sessions,
+    signIn,
+    userRepo,
+    onSessionsRevoked(listener: SessionRevocationListener) {
+      revocationListeners.add(listener);
+      return () => revocationListeners.delete(listener);
+    },
+  };
+}
+
+export type Services = ReturnType<typeof createServices>;
