@@ -24,9 +24,11 @@ export function formatError(error: GraphQLError, log: Logger, requestId: string)
   }
   if (!original) {
     // Raised by graphql-js while parsing, validating or coercing input: safe to show.
-    const coercion = /Variable "\$|got invalid value|Expected value of type|Expected type/.test(
-      error.message,
-    );
+    // Input coercion messages from graphql-js and graphql-jit: well-formed request, bad values.
+    const coercion =
+      /Variable "\$|got invalid value|cannot represent|Expected value of type|Expected type|was not provided/.test(
+        error.message,
+      );
     return {
       message: error.message,
       ...base,

@@ -1,0 +1,112 @@
+import SchemaBuilder from '@pothos/core';
+import ScopeAuthPlugin from '@pothos/plugin-scope-auth';
+import { isObjectType } from 'graphql';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { startTestApp, type TestApp } from '../../../test/app.ts';
+import { gql } from '../../../test/graphql-client.ts';
+import { buildSchema, findPermissionGaps } from './schema.ts';
+
+describe('permissions are declared on every operation', () => {
+  it('the whole schema has no field without a rule', () => {
+    expect(findPermissionGaps(buildSchema())).toEqual([]);
+  });
+
+  it('the walk finds an operation that declares no rule', () => {
+    const probe = new SchemaBuilder<{ AuthScopes: { public: boolean } }>({
+      plugins: [ScopeAuthPlugin],
+      scopeAuth: { authScopes: () => ({ public: true }) },
+    });
+    probe.queryType({
+      fields: (t) => ({
+        declared: t.string({ authScopes: { public: true }, resolve: () => 'ok' }),
+        forgotten: t.string({ resolve: () => 'leak' }),
+      }),
+    });
+    expect(findPermissionGaps(probe.toSchema())).toEqual([{ type: 'Query', field: 'forgotten' }]);
+  });
+
+  it('every root field declares exactly which scope it needs', () => {
+    const schema = buildSchema();
+    const rules: Record<string, unknown> = {};
+    for (const root of [schema.getQueryType(), schema.getMutationType(), schema.getSubscriptionType()]) {
+      if (!root || !isObjectType(root)) continue;
+      for (const field of Object.values(root.getFields())) {
+        rules[`${root.name}.${field.name}`] = (
+          field.extensions?.pothosOptions as { authScopes?: unknown }
+        ).authScopes;
+      }
+    }
+    // A new operation must be added here on purpose, with the rule a reviewer expects.
+    expect(rules).toEqual({
+      'Query.me': { signedIn: true },
+      'Query.serverInfo': { public: true },
+      'Mutation.requestPhoneCode': { public: true },
+      'Mutation.signInWithPhone': { public: true },
+      'Mutation.signUpWithEmail': { public: true },
+      'Mutation.signInWithEmail': { public: true },
+      'Mutation.refreshSession': { public: true },
+      'Mutation.signOut': { signedIn: true },
+      'Mutation.rotateSigningKey': { role: ['admin'] },
+      'Subscription.serverClock': { signedIn: true },
+    });
+  });
+});
+
+describe('permissions are enforced', () => {
+  let app: TestApp;
+
+  beforeAll(async () => {
+    app = await startTestApp();
+  });
+  afterAll(async () => {
+    await app?.close();
+  });
+
+  it('refuses signed-in operations to anonymous callers', async () => {
+    for (const query of ['query { me { id } }', 'mutation { signOut }', 'mutation { rotateSigningKey }']) {
+      const response = await gql(app.url, query);
+      expect(response.errors?.[0]?.extensions?.code, query).toBe('UNAUTHENTICATED');
+    }
+  });
+
+  it('refuses admin operations to every other role, allows them to admins', async () => {
+    for (const role of ['user', 'streamer', 'moderator'] as const) {
+      const tokens = await app.signIn([role]);
+      const response = await gql(app.url, 'mutation { rotateSigningKey }', {}, { token: tokens.accessToken });
+      expect(response.errors?.[0]?.extensions?.code, role).toBe('FORBIDDEN');
+    }
+    const admin = await app.signIn(['user', 'admin']);
+    const asUser = await gql(
+      app.url,
+      'mutation { rotateSigningKey }',
+      {},
+      {
+        token: admin.accessToken,
+        headers: { 'x-hasura-role': 'user' },
+      },
+    );
+    expect(asUser.errors?.[0]?.extensions?.code).toBe('FORBIDDEN');
+    const rotated = await gql<{ rotateSigningKey: string }>(
+      app.url,
+      'mutation { rotateSigningKey }',
+      {},
+      {
+        token: admin.accessToken,
+      },
+    );
+    expect(rotated.errors).toBeUndefined();
+    // Tokens signed before the rotation keep working; new ones carry the new key id.
+    expect(
+      (await gql(app.url, 'query { me { id } }', {}, { token: admin.accessToken })).errors,
+    ).toBeUndefined();
+    const fresh = await app.signIn();
+    const header = JSON.parse(Buffer.from(fresh.accessToken.split('.')[0] as string, 'base64url').toString());
+    expect(header.kid).toBe(rotated.data?.rotateSigningKey);
+    const jwks = (await (await fetch(`${app.url}/.well-known/jwks.json`)).json()) as {
+      keys: Array<{ kid: string }>;
+    };
+    expect(jwks.keys.map((k) => k.kid)).toContain(rotated.data?.rotateSigningKey);
+    expect(jwks.keys.length).toBeGreaterThanOrEqual(2);
+    expect(JSON.stringify(jwks)).not.toMatch(/"d":/);
+  });
+});
