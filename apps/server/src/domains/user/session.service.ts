@@ -121,7 +121,7 @@ export class SessionService {
     const now = this.clock.now();
     const revoked = await this.repo.revokeSessions(
       this.repo.db,
-      target === 'all' ? { userId } : target,
+      target === 'all' ? { userId } : { sessionId: target.sessionId, userId },
       target === 'all' ? 'sign_out_all' : 'sign_out',
       now,
     );

@@ -189,7 +189,7 @@ export class UserRepository {
 
   async revokeSessions(
     ex: Executor,
-    where: { sessionId: string } | { userId: string },
+    where: { sessionId: string; userId?: string } | { userId: string },
     reason: string,
     now: Date,
   ): Promise<string[]> {
@@ -197,10 +197,8 @@ export class UserRepository {
       .updateTable('user.sessions')
       .set({ revoked_at: now, revoke_reason: reason })
       .where('revoked_at', 'is', null);
-    query =
-      'sessionId' in where
-        ? query.where('id', '=', where.sessionId)
-        : query.where('user_id', '=', where.userId);
+    if ('sessionId' in where) query = query.where('id', '=', where.sessionId);
+    if (where.userId) query = query.where('user_id', '=', where.userId);
     const rows = await query.returning('id').execute();
     return rows.map((r) => r.id);
   }
