@@ -47,6 +47,10 @@ export async function buildApp(options: {
   app.addHook('onRequest', async (request, reply) => {
     reply.header('x-request-id', request.id);
   });
+  // A keep-alive connection whose request was in flight at shutdown would otherwise hold the close open.
+  app.addHook('onSend', async (_request, reply) => {
+    if (shuttingDown) reply.header('connection', 'close');
+  });
   app.addHook('onResponse', async (request, reply) => {
     metrics.httpRequestDuration.observe(
       {

@@ -151,7 +151,12 @@ export function attachGraphqlWebSocket(
       stopListening();
       for (const connection of connections.values())
         close(connection, WS_CLOSE.shuttingDown, 'Server shutting down');
+      // Peers get a moment to answer the close handshake; silent ones are cut off.
+      const cutOff = setTimeout(() => {
+        for (const socket of wss.clients) socket.terminate();
+      }, 2_000);
       await new Promise<void>((resolve) => wss.close(() => resolve()));
+      clearTimeout(cutOff);
     },
   };
 }
