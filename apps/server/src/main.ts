@@ -35,6 +35,12 @@ async function main() {
   const database = createDatabase({ url: store.url, poolMax: config.database.poolMax });
   const { app, services, shutdown } = await buildApp({ config, database, migrations, clock: systemClock });
   await services.signingKeys.ensureSigningKey(config.auth.signingKeyMaxAgeDays);
+  // Rotation is checked hourly too, so a long-running process does not sign with an old key forever.
+  setInterval(() => {
+    services.signingKeys
+      .ensureSigningKey(config.auth.signingKeyMaxAgeDays)
+      .catch((error: unknown) => logger.error({ err: error }, 'signing key rotation check failed'));
+  }, 3_600_000).unref();
   const seeded = config.seedDemoData ? await seedDemoData(services) : undefined;
   await app.listen({ host: config.host, port: config.port });
 

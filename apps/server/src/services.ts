@@ -19,7 +19,12 @@ export type SessionRevocationListener = (sessionIds: string[]) => void;
 export function createServices(deps: { db: Db; config: Config; clock: Clock; logger: Logger }) {
   const { db, config, clock, logger } = deps;
   const revocationListeners = new Set<SessionRevocationListener>();
-  const signingKeys = new SigningKeyStore(db, clock, config.auth.accessTokenTtlSeconds);
+  const signingKeys = new SigningKeyStore(
+    db,
+    clock,
+    config.auth.accessTokenTtlSeconds,
+    config.auth.signingKeySecret,
+  );
   const tokens = new TokenService(
     {
       olo: { issuer: config.auth.issuer, audience: config.auth.audience, keys: signingKeys },

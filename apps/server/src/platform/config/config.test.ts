@@ -80,15 +80,30 @@ describe('loadConfig', () => {
   });
 
   it('turns GraphiQL and demo data off in production unless asked for', () => {
-    const production = loadConfig({ NODE_ENV: 'production' });
+    const secret = 's'.repeat(32);
+    const production = loadConfig({ NODE_ENV: 'production', AUTH_SIGNING_KEY_SECRET: secret });
     expect(production.graphiql).toBe(false);
     expect(production.seedDemoData).toBe(false);
-    const asked = loadConfig({ NODE_ENV: 'production', GRAPHIQL: 'true', SEED_DEMO_DATA: '1' });
+    const asked = loadConfig({
+      NODE_ENV: 'production',
+      AUTH_SIGNING_KEY_SECRET: secret,
+      GRAPHIQL: 'true',
+      SEED_DEMO_DATA: '1',
+    });
     expect(asked.graphiql).toBe(true);
     expect(asked.seedDemoData).toBe(true);
     const off = loadConfig({ GRAPHIQL: 'false', SEED_DEMO_DATA: '0' });
     expect(off.graphiql).toBe(false);
     expect(off.seedDemoData).toBe(false);
+  });
+
+  it('requires a signing key secret in production', () => {
+    expect(() => loadConfig({ NODE_ENV: 'production' })).toThrow(
+      /^Invalid configuration: AUTH_SIGNING_KEY_SECRET: required when NODE_ENV=production$/,
+    );
+    expect(() => loadConfig({ AUTH_SIGNING_KEY_SECRET: 'short' })).toThrow(
+      /AUTH_SIGNING_KEY_SECRET: must have at least 32/,
+    );
   });
 
   it('treats empty values as unset', () => {

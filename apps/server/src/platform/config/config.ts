@@ -15,6 +15,7 @@ export const envSchema = z.object({
   PUBLIC_URL: z.url().optional(),
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
   CORS_ORIGINS: z.string().default(''),
+  TRUST_PROXY: bool.default(false),
   GRAPHIQL: bool.optional(),
   SHUTDOWN_TIMEOUT_MS: positiveInt.default(10_000),
   GRAPHQL_MAX_DEPTH: positiveInt.default(12),
@@ -29,6 +30,7 @@ export const envSchema = z.object({
   AUTH_ACCESS_TOKEN_TTL_SECONDS: positiveInt.default(900),
   AUTH_REFRESH_TOKEN_TTL_SECONDS: positiveInt.default(60 * 60 * 24 * 30),
   AUTH_SIGNING_KEY_MAX_AGE_DAYS: positiveInt.default(30),
+  AUTH_SIGNING_KEY_SECRET: z.string().min(32, 'must have at least 32 characters').optional(),
   FIREBASE_PROJECT_ID: z.string().min(1).optional(),
   FIREBASE_JWKS_URL: z
     .url()
@@ -50,6 +52,7 @@ export type Config = {
   publicUrl: string;
   logLevel: Env['LOG_LEVEL'];
   corsOrigins: string[];
+  trustProxy: boolean;
   graphiql: boolean;
   shutdownTimeoutMs: number;
   graphqlMaxDepth: number;
@@ -66,6 +69,7 @@ export type Config = {
     accessTokenTtlSeconds: number;
     refreshTokenTtlSeconds: number;
     signingKeyMaxAgeDays: number;
+    signingKeySecret: string | undefined;
     firebase: { projectId: string; jwksUrl: string } | undefined;
     otpTtlSeconds: number;
     throttle: { windowSeconds: number; maxPerIdentifier: number; maxPerIp: number };
@@ -90,6 +94,12 @@ export function loadConfig(source: Record<string, string | undefined> = process.
   const e = result.data;
   const publicUrl = (e.PUBLIC_URL ?? `http://localhost:${e.PORT}`).replace(/\/$/, '');
   const production = e.NODE_ENV === 'production';
+  if (production && !e.AUTH_SIGNING_KEY_SECRET) {
+    // Without it the private signing keys sit in the database in clear: a database reader could mint tokens.
+    throw new ConfigError(
+      'Invalid configuration: AUTH_SIGNING_KEY_SECRET: required when NODE_ENV=production',
+    );
+  }
   return {
     env: e.NODE_ENV,
     host: e.HOST,
@@ -99,6 +109,7 @@ export function loadConfig(source: Record<string, string | undefined> = process.
     corsOrigins: e.CORS_ORIGINS.split(',')
       .map((s) => s.trim())
       .filter(Boolean),
+    trustProxy: e.TRUST_PROXY,
     graphiql: e.GRAPHIQL ?? !production,
     shutdownTimeoutMs: e.SHUTDOWN_TIMEOUT_MS,
     graphqlMaxDepth: e.GRAPHQL_MAX_DEPTH,
@@ -115,6 +126,7 @@ export function loadConfig(source: Record<string, string | undefined> = process.
       accessTokenTtlSeconds: e.AUTH_ACCESS_TOKEN_TTL_SECONDS,
       refreshTokenTtlSeconds: e.AUTH_REFRESH_TOKEN_TTL_SECONDS,
       signingKeyMaxAgeDays: e.AUTH_SIGNING_KEY_MAX_AGE_DAYS,
+      signingKeySecret: e.AUTH_SIGNING_KEY_SECRET,
       firebase: e.FIREBASE_PROJECT_ID
         ? { projectId: e.FIREBASE_PROJECT_ID, jwksUrl: e.FIREBASE_JWKS_URL }
         : undefined,

@@ -125,13 +125,17 @@ export async function migrate(
   }
 }
 
-/** For /readyz: true when every known migration is applied and none was edited. */
+/**
+ * For /readyz: every migration this process knows is applied and unchanged. Migrations it does not
+ * know (a newer release already migrated during a rolling deploy) do not make it unready.
+ */
 export async function migrationsUpToDate(pool: pg.Pool, files: MigrationFile[]): Promise<boolean> {
   const client = await pool.connect();
   try {
-    const applied = await appliedMigrations(client);
-    verifyApplied(files, applied);
-    return applied.length === files.length;
+    const applied = new Map(
+      (await appliedMigrations(client)).map((r) => [`${r.module}/${r.version}`, r.checksum]),
+    );
+    return files.every((f) => applied.get(`${f.module}/${f.version}`) === f.checksum);
   } catch {
     return false;
   } finally {

@@ -1,6 +1,8 @@
 /** The codes a client can see in `extensions.code`. Documented in docs/api.md. */
 export type ErrorCode =
   | 'BAD_USER_INPUT'
+  | 'BAD_REQUEST'
+  | 'GRAPHQL_VALIDATION_FAILED'
   | 'UNAUTHENTICATED'
   | 'FORBIDDEN'
   | 'NOT_FOUND'

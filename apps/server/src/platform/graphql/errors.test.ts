@@ -43,6 +43,31 @@ describe('errors a client sees', () => {
     expect(errorCodes(response)).toEqual(['BAD_USER_INPUT']);
   });
 
+  it('reports a malformed JSON body as BAD_REQUEST with status 400', async () => {
+    const response = await fetch(`${app.url}/graphql`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: '{"query": "{ serverInfo { version } }"',
+    });
+    expect(response.status).toBe(400);
+    const body = (await response.json()) as { errors: Array<{ extensions: { code: string } }> };
+    expect(body.errors.map((e) => e.extensions.code)).toEqual(['BAD_REQUEST']);
+  });
+
+  it('refuses a mutation sent with GET (405)', async () => {
+    const query = encodeURIComponent('mutation { signOut }');
+    const response = await fetch(`${app.url}/graphql?query=${query}`);
+    expect(response.status).toBe(405);
+    const body = (await response.json()) as { errors: Array<{ extensions: { code: string } }> };
+    expect(body.errors.map((e) => e.extensions.code)).toEqual(['BAD_REQUEST']);
+  });
+
+  it('reports an unused variable as GRAPHQL_VALIDATION_FAILED, not as bad input', async () => {
+    const response = await gql(app.url, 'query($unused: Int) { serverInfo { version } }', { unused: 1 });
+    expect(response.status).toBe(400);
+    expect(errorCodes(response)).toEqual(['GRAPHQL_VALIDATION_FAILED']);
+  });
+
   it('refuses queries deeper than the limit', async () => {
     const response = await gql(app.url, 'query { serverInfo { version } }');
     expect(response.errors).toBeUndefined();

@@ -17,16 +17,22 @@ export function formatError(error: GraphQLError, log: Logger, requestId: string)
     return { message: original.message, ...base, extensions: { code: original.code, ...original.details } };
   }
   if (original instanceof GraphQLError) return formatError(original, log, requestId);
-  const mercuriusCode = (original as { code?: unknown } | undefined)?.code;
-  if (typeof mercuriusCode === 'string' && mercuriusCode.startsWith('MER_ERR_')) {
-    // Mercurius's own request errors (depth limit, malformed request): written for clients.
-    return { message: error.message, ...base, extensions: { code: 'GRAPHQL_VALIDATION_FAILED' } };
+  const requestStatus = clientRequestStatus(original);
+  if (requestStatus !== undefined) {
+    // Fastify's and Mercurius's own request errors (malformed JSON, wrong method, depth limit): written for clients.
+    const code = (original as { code?: unknown }).code;
+    const validation = typeof code === 'string' && code.startsWith('MER_ERR_GQL');
+    return {
+      message: error.message,
+      ...base,
+      extensions: { code: validation ? 'GRAPHQL_VALIDATION_FAILED' : 'BAD_REQUEST' },
+    };
   }
   if (!original) {
-    // Raised by graphql-js while parsing, validating or coercing input: safe to show.
-    // Input coercion messages from graphql-js and graphql-jit: well-formed request, bad values.
+    // Raised by graphql-js or graphql-jit while parsing, validating or coercing input: safe to show.
+    // Coercion messages mean the request was well-formed but a value was not.
     const coercion =
-      /Variable "\$|got invalid value|cannot represent|Expected value of type|Expected type|was not provided/.test(
+      /Variable "\$[^"]+" got invalid value|Variable "\$[^"]+" of (required|non-null) type|cannot represent|Expected value of type|Expected type/.test(
         error.message,
       );
     return {
@@ -43,16 +49,27 @@ export function formatError(error: GraphQLError, log: Logger, requestId: string)
   };
 }
 
+/** The 4xx status a framework error carries (e.g. 400 malformed JSON, 405 mutation over GET), if any. */
+export function clientRequestStatus(original: unknown): number | undefined {
+  if (original instanceof AppError || typeof original !== 'object' || original === null) return undefined;
+  const { statusCode, code } = original as { statusCode?: unknown; code?: unknown };
+  // Mercurius raises some GraphQL validation errors (query depth) without a 4xx status.
+  if (typeof code === 'string' && code.startsWith('MER_ERR_GQL')) return 400;
+  return typeof statusCode === 'number' && statusCode >= 400 && statusCode < 500 ? statusCode : undefined;
+}
+
 /** Mercurius wraps validation failures in one error holding a list; clients want the list. */
 export function flattenErrors(errors: readonly GraphQLError[]): GraphQLError[] {
   return errors.flatMap((error) => {
     const nested = (error.originalError as { errors?: unknown } | undefined)?.errors;
-    return Array.isArray(nested) ? nested.map(toGraphQLError) : [error];
+    if (!Array.isArray(nested)) return [error];
+    // Plain nested errors keep the wrapper as their origin, so its status and code still count.
+    return nested.map((inner: unknown) =>
+      inner instanceof GraphQLError
+        ? inner
+        : new GraphQLError(inner instanceof Error ? inner.message : String(inner), {
+            originalError: error.originalError,
+          }),
+    );
   });
-}
-
-export function toGraphQLError(error: unknown): GraphQLError {
-  if (error instanceof GraphQLError) return error;
-  const message = error instanceof Error ? error.message : String(error);
-  return new GraphQLError(message, { originalError: error instanceof Error ? error : undefined });
 }

@@ -6,7 +6,7 @@ import type { Principal } from '../auth/principal.ts';
 import { AppError } from '../errors/app-error.ts';
 import type { Metrics } from '../observability/metrics.ts';
 import type { GraphQLContext } from './context.ts';
-import { flattenErrors, formatError } from './errors.ts';
+import { clientRequestStatus, flattenErrors, formatError } from './errors.ts';
 import { buildSchema } from './schema.ts';
 
 declare module 'fastify' {
@@ -70,16 +70,17 @@ export async function registerGraphql(
     jit: 1,
     context: (request) => requestContext(request, services),
     errorFormatter: (execution, ctx) => {
-      const context = ctx as unknown as GraphQLContext;
-      const errors = flattenErrors(execution.errors as GraphQLError[]).map((e) =>
-        formatError(e, context.log, context.requestId),
-      );
+      // Errors raised before the context exists (malformed body) only carry Fastify's reply.
+      const context = ctx as unknown as Partial<GraphQLContext> & { reply?: { request: FastifyRequest } };
+      const log = context.log ?? context.reply?.request.log ?? app.log;
+      const requestId = context.requestId ?? String(context.reply?.request.id ?? 'unknown');
+      const raw = flattenErrors(execution.errors as GraphQLError[]);
+      const errors = raw.map((e) => formatError(e, log, requestId));
+      const requestStatus = raw.map((e) => clientRequestStatus(e.originalError)).find((s) => s !== undefined);
       const onlyRequestErrors =
         !execution.data && errors.every((e) => e.extensions?.code === 'GRAPHQL_VALIDATION_FAILED');
-      return {
-        statusCode: onlyRequestErrors ? 400 : 200,
-        response: { data: execution.data ?? null, errors },
-      };
+      const statusCode = requestStatus ?? (onlyRequestErrors ? 400 : 200);
+      return { statusCode, response: { data: execution.data ?? null, errors } };
     },
   });
 

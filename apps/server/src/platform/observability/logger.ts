@@ -8,7 +8,6 @@ export const redactPaths = [
   'req.headers.cookie',
   'headers.authorization',
   '*.password',
-  '*.code',
   '*.refreshToken',
   '*.accessToken',
   'variables.password',
