@@ -71,16 +71,32 @@ export class SignInService {
     await this.assertNotThrottled('phone_code', phone, input.ip);
     const now = this.clock.now();
     const since = new Date(now.getTime() - this.throttle.windowSeconds * 1000);
-    if ((await this.repo.countOtpChallengesSince(phone, since)) >= MAX_CODES_PER_WINDOW) {
+    if ((await this.repo.countOtpChallengesSince({ phone }, since)) >= MAX_CODES_PER_WINDOW) {
       throw rateLimited(
         'Too many codes requested for this phone; try again later',
+        this.throttle.windowSeconds,
+      );
+    }
+    // One client must not spray codes across many numbers either.
+    if (
+      input.ip &&
+      (await this.repo.countOtpChallengesSince({ ip: input.ip }, since)) >= this.throttle.maxPerIp
+    ) {
+      throw rateLimited(
+        'Too many codes requested from this address; try again later',
         this.throttle.windowSeconds,
       );
     }
     const code = String(randomInt(0, 1_000_000)).padStart(6, '0');
     const expiresAt = new Date(now.getTime() + this.otpTtlSeconds * 1000);
     await withTransaction(this.repo.db, async (tx) => {
-      await this.repo.insertOtpChallenge(tx, { phone, codeHash: hashCode(phone, code), expiresAt });
+      await this.repo.insertOtpChallenge(tx, {
+        phone,
+        ip: input.ip,
+        codeHash: hashCode(phone, code),
+        expiresAt,
+        at: now,
+      });
     });
     await this.sms.send({ to: phone, body: `Your OLO code is ${code}` });
     return { expiresAt };
@@ -123,19 +139,28 @@ export class SignInService {
     const password = parseOrThrow(passwordSchema, input.password, 'password');
     await this.assertNotThrottled('email_password', email, input.ip);
     const passwordHash = await hashPassword(password);
-    const tokens = await withTransaction(this.repo.db, async (tx) => {
-      const user = await this.repo.createUser(tx);
-      await this.repo.insertIdentity(tx, user.id, this.issuerOf(), user.id);
-      const inserted = await this.repo.insertCredential(tx, {
-        userId: user.id,
-        kind: 'email',
-        identifier: email,
-        passwordHash,
+    let tokens: AuthTokens;
+    try {
+      tokens = await withTransaction(this.repo.db, async (tx) => {
+        const user = await this.repo.createUser(tx);
+        await this.repo.insertIdentity(tx, user.id, this.issuerOf(), user.id);
+        const inserted = await this.repo.insertCredential(tx, {
+          userId: user.id,
+          kind: 'email',
+          identifier: email,
+          passwordHash,
+        });
+        // Throwing rolls the new user back: a taken email writes nothing.
+        if (!inserted) throw conflict('An account with this email already exists');
+        return this.sessions.open(tx, user, input);
       });
-      // Throwing rolls the new user back: a taken email writes nothing.
-      if (!inserted) throw conflict('An account with this email already exists');
-      return this.sessions.open(tx, user, input);
-    });
+    } catch (error) {
+      // Counted like a failed sign-in, so probing which emails exist is throttled too.
+      if (error instanceof AppError && error.code === 'CONFLICT') {
+        await this.record('email_password', email, input.ip, null, false, 'email_taken');
+      }
+      throw error;
+    }
     await this.record('email_password', email, input.ip, tokens.userId, true, null);
     return tokens;
   }

@@ -105,6 +105,20 @@ describe('built-in sign-in', () => {
     }
   });
 
+  it('caps how many codes one address can request across different phones', async () => {
+    const strict = await startTestApp({ env: { LOGIN_THROTTLE_MAX_PER_IP: '3' } });
+    try {
+      for (let i = 0; i < 3; i++) {
+        expect((await gql(strict.url, REQUEST_CODE, { p: `+4915100000${100 + i}` })).errors).toBeUndefined();
+      }
+      const capped = await gql(strict.url, REQUEST_CODE, { p: '+4915100000199' });
+      expect(capped.errors?.[0]?.extensions).toMatchObject({ code: 'RATE_LIMITED' });
+      expect(await strict.services.userRepo.latestSms('+4915100000199')).toBeUndefined();
+    } finally {
+      await strict.close();
+    }
+  });
+
   it('refuses a second account for the same email and writes nothing', async () => {
     const email = 'twice@example.com';
     await gql(app.url, SIGN_UP, { e: email, pw: 'first password!' });
@@ -121,6 +135,13 @@ describe('built-in sign-in', () => {
     const again = await gql(app.url, SIGN_UP, { e: 'TWICE@example.com', pw: 'second password' });
     expect(errorCodes(again)).toEqual(['CONFLICT']);
     expect(await countUsers()).toBe(before);
+    // Probing for taken emails counts as a failed attempt, so it is throttled like guessing passwords.
+    const attempts = await app.database.handle.db
+      .selectFrom('user.login_attempts')
+      .select(['success', 'reason'])
+      .where('identifier', '=', email)
+      .execute();
+    expect(attempts).toContainEqual({ success: false, reason: 'email_taken' });
   });
 
   it('rejects bad input with BAD_USER_INPUT and changes nothing', async () => {

@@ -132,9 +132,9 @@ builder.mutationFields((t) => ({
     args: { allDevices: t.arg.boolean({ required: false, defaultValue: false }) },
     resolve: (_root, args, ctx) => {
       const principal = requirePrincipal(ctx);
-      if (args.allDevices || !principal.sessionId) {
-        return ctx.services.sessions.signOut(principal.userId, 'all');
-      }
+      if (args.allDevices) return ctx.services.sessions.signOut(principal.userId, 'all');
+      // A Firebase token has no OLO session: the app signs out of Firebase itself.
+      if (!principal.sessionId) return 0;
       return ctx.services.sessions.signOut(principal.userId, { sessionId: principal.sessionId });
     },
   }),

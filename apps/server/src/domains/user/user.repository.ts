@@ -101,21 +101,30 @@ export class UserRepository {
     return row !== undefined;
   }
 
-  async insertOtpChallenge(ex: Executor, input: { phone: string; codeHash: string; expiresAt: Date }) {
+  async insertOtpChallenge(
+    ex: Executor,
+    input: { phone: string; ip: string | null; codeHash: string; expiresAt: Date; at: Date },
+  ) {
     return ex
       .insertInto('user.otp_challenges')
-      .values({ phone: input.phone, code_hash: input.codeHash, expires_at: input.expiresAt })
+      .values({
+        phone: input.phone,
+        ip: input.ip,
+        code_hash: input.codeHash,
+        expires_at: input.expiresAt,
+        created_at: input.at,
+      })
       .returning(['id'])
       .executeTakeFirstOrThrow();
   }
 
-  async countOtpChallengesSince(phone: string, since: Date): Promise<number> {
-    const row = await this.db
+  async countOtpChallengesSince(by: { phone: string } | { ip: string }, since: Date): Promise<number> {
+    let query = this.db
       .selectFrom('user.otp_challenges')
       .select((eb) => eb.fn.countAll<bigint>().as('n'))
-      .where('phone', '=', phone)
-      .where('created_at', '>', since)
-      .executeTakeFirstOrThrow();
+      .where('created_at', '>', since);
+    query = 'phone' in by ? query.where('phone', '=', by.phone) : query.where('ip', '=', by.ip);
+    const row = await query.executeTakeFirstOrThrow();
     return Number(row.n);
   }
 

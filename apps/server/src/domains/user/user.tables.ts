@@ -30,6 +30,7 @@ export type UserTables = {
   'user.otp_challenges': {
     id: Generated<string>;
     phone: string;
+    ip: string | null;
     code_hash: string;
     attempts: ColumnType<number, number | undefined, number>;
     created_at: CreatedAt;

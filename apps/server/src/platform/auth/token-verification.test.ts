@@ -186,6 +186,12 @@ describe('token verification', () => {
     expect(errorCodes(rotate)).toEqual(['FORBIDDEN']);
   });
 
+  it('signs nothing out for a Firebase token unless asked for all devices', async () => {
+    const token = await firebaseToken();
+    const response = await gql(app.url, 'mutation { signOut }', {}, { token });
+    expect(response.data).toEqual({ signOut: 0 });
+  });
+
   it('honours a plain role claim', async () => {
     const token = await firebaseToken({ role: 'user' });
     const response = await gql(app.url, ME, {}, { token });
