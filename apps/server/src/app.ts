@@ -1,4 +1,3 @@
-import { randomUUID } from 'node:crypto';
 import cors from '@fastify/cors';
 import Fastify, { type FastifyInstance } from 'fastify';
 import type { Clock } from './platform/clock.ts';
@@ -8,11 +7,10 @@ import type { MigrationFile } from './platform/db/migrator.ts';
 import { registerGraphql } from './platform/graphql/graphql.plugin.ts';
 import { attachGraphqlWebSocket } from './platform/graphql/websocket.ts';
 import { registerHealthRoutes } from './platform/http/health.routes.ts';
+import { requestIdFrom } from './platform/http/request-id.ts';
 import { loggerOptions } from './platform/observability/logger.ts';
 import { createMetrics } from './platform/observability/metrics.ts';
 import { createServices, type Services } from './services.ts';
-
-const REQUEST_ID = /^[A-Za-z0-9._:-]{1,128}$/;
 
 export type App = {
   app: FastifyInstance;
@@ -30,10 +28,7 @@ export async function buildApp(options: {
   const { config, database, clock } = options;
   const app = Fastify({
     logger: loggerOptions(config),
-    genReqId: (request) => {
-      const given = request.headers['x-request-id'];
-      return typeof given === 'string' && REQUEST_ID.test(given) ? given : randomUUID();
-    },
+    genReqId: (request) => requestIdFrom(request.headers['x-request-id']),
     trustProxy: config.trustProxy,
     bodyLimit: 1024 * 1024,
     return503OnClosing: true,

@@ -16,9 +16,10 @@ try {
     await store.stop();
   }
 } catch (error) {
-  if (error instanceof ConfigError || error instanceof MigrationError) {
-    process.stderr.write(`olo: ${error.message}\n`);
-    process.exit(1);
-  }
-  throw error;
+  // Configuration, migration and connection problems are the operator's to fix: one line, no stack.
+  const known = error instanceof ConfigError || error instanceof MigrationError;
+  process.stderr.write(
+    `olo: ${known ? '' : 'migrate failed: '}${error instanceof Error ? error.message : String(error)}\n`,
+  );
+  process.exit(1);
 }

@@ -24,6 +24,12 @@ describe('accounts keyed by issuer and subject', () => {
       .where('issuer', '=', issuer)
       .execute();
     expect(identities).toHaveLength(1);
+    const recorded = await app.database.handle.db
+      .selectFrom('user.login_attempts')
+      .select(['method', 'success', 'user_id'])
+      .where('identifier', '=', `${issuer}|same-subject`)
+      .execute();
+    expect(recorded).toEqual([{ method: 'external_token', success: true, user_id: results[0]?.userId }]);
     // The losers' provisional accounts are gone: one user row per identity.
     const orphans = await app.database.handle.db
       .selectFrom('user.users')

@@ -18,9 +18,11 @@ export class AccountService implements AccountDirectory {
   private readonly oloIssuer: string;
   private readonly accounts: TtlCache<{ userId: string; roles: Role[] }>;
   private readonly sessions: TtlCache<boolean>;
+  private readonly clock: Clock;
 
   constructor(repo: UserRepository, oloIssuer: string, clock: Clock) {
     this.repo = repo;
+    this.clock = clock;
     this.oloIssuer = oloIssuer;
     this.accounts = new TtlCache({ ttlMs: ACCOUNT_CACHE_MS, maxEntries: 50_000, clock });
     this.sessions = new TtlCache({ ttlMs: SESSION_CACHE_MS, maxEntries: 50_000, clock });
@@ -49,16 +51,29 @@ export class AccountService implements AccountDirectory {
   async findOrCreateByIdentity(issuer: string, subject: string): Promise<{ userId: string; roles: Role[] }> {
     const existing = await this.repo.findIdentity(issuer, subject);
     if (existing) return existing;
-    return withTransaction(this.repo.db, async (tx) => {
+    const account = await withTransaction(this.repo.db, async (tx) => {
       const user = await this.repo.createUser(tx);
       const owner = await this.repo.insertIdentity(tx, user.id, issuer, subject);
-      if (owner === user.id) return { userId: user.id, roles: user.roles };
+      if (owner === user.id) return { userId: user.id, roles: user.roles, created: true };
       // A concurrent first request won the race: drop ours, use theirs.
       await this.repo.deleteUser(tx, user.id);
       const found = await this.repo.findIdentity(issuer, subject, tx);
       if (!found) throw new Error('identity vanished during creation');
-      return found;
+      return { ...found, created: false };
     });
+    if (account.created) {
+      // The first sign-in through an outside issuer (Firebase) is recorded like a built-in one.
+      await this.repo.recordLoginAttempt({
+        method: 'external_token',
+        identifier: `${issuer}|${subject}`,
+        ip: null,
+        userId: account.userId,
+        success: true,
+        reason: 'account_created',
+        at: this.clock.now(),
+      });
+    }
+    return { userId: account.userId, roles: account.roles };
   }
 
   async createOloAccount(roles: Role[] = ['user']): Promise<UserRow> {

@@ -1,4 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import WebSocket from 'ws';
 import { startTestApp, type TestApp } from '../../../test/app.ts';
 import { gql, wsClient } from '../../../test/graphql-client.ts';
 import { WS_CLOSE } from './websocket.ts';
@@ -75,6 +76,15 @@ describe('GraphQL over WebSocket', () => {
     expect(result.values).toEqual([]);
     expect(JSON.stringify(result.errors)).toContain('UNAUTHENTICATED');
     await client.dispose();
+  });
+
+  it('answers 404 to an upgrade on any other path', async () => {
+    const status = await new Promise<number | undefined>((resolve) => {
+      const socket = new WebSocket(app.wsUrl.replace('/graphql', '/elsewhere'), 'graphql-transport-ws');
+      socket.on('unexpected-response', (_request, response) => resolve(response.statusCode));
+      socket.on('error', () => resolve(undefined));
+    });
+    expect(status).toBe(404);
   });
 
   it('closes with 4401 when connection_init carries a bad token', async () => {

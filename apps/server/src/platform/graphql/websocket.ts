@@ -1,11 +1,12 @@
 import type { IncomingMessage } from 'node:http';
 import type { FastifyInstance } from 'fastify';
-import type { GraphQLError } from 'graphql';
+import { type GraphQLError, Kind } from 'graphql';
 import { useServer } from 'graphql-ws/use/ws';
 import { type WebSocket, WebSocketServer } from 'ws';
 import type { Services } from '../../services.ts';
 import type { Principal } from '../auth/principal.ts';
 import { AppError } from '../errors/app-error.ts';
+import { requestIdFrom } from '../http/request-id.ts';
 import type { Logger } from '../observability/logger.ts';
 import type { Metrics } from '../observability/metrics.ts';
 import type { GraphQLContext } from './context.ts';
@@ -22,7 +23,13 @@ export const WS_CLOSE = {
   shuttingDown: 1001,
 } as const;
 
-type Connection = { socket: WebSocket; principal: Principal | null; expiryTimer?: NodeJS.Timeout };
+type Connection = {
+  socket: WebSocket;
+  /** The upgrade request's id; each operation on the socket gets `<this>/<operation id>`. */
+  requestId: string;
+  principal: Principal | null;
+  expiryTimer?: NodeJS.Timeout;
+};
 
 function tokenFrom(params: Record<string, unknown> | undefined): unknown {
   if (!params) return undefined;
@@ -59,15 +66,23 @@ export function attachGraphqlWebSocket(
 
   app.server.on('upgrade', (request: IncomingMessage, socket, head) => {
     const path = new URL(request.url ?? '/', 'http://localhost').pathname;
-    if (!accepting || path !== '/graphql') {
+    if (path !== '/graphql') {
+      socket.end('HTTP/1.1 404 Not Found\r\n\r\n');
+      return;
+    }
+    if (!accepting) {
       socket.end('HTTP/1.1 503 Service Unavailable\r\n\r\n');
       return;
     }
     wss.handleUpgrade(request, socket, head, (ws) => wss.emit('connection', ws, request));
   });
 
-  wss.on('connection', (socket: WebSocket) => {
-    connections.set(socket, { socket, principal: null });
+  wss.on('connection', (socket: WebSocket, request: IncomingMessage) => {
+    connections.set(socket, {
+      socket,
+      requestId: requestIdFrom(request.headers['x-request-id']),
+      principal: null,
+    });
     metrics.websocketConnections.inc();
     socket.once('close', (code) => {
       const connection = connections.get(socket);
@@ -116,10 +131,10 @@ export function attachGraphqlWebSocket(
           return false;
         }
       },
-      context: (ctx): GraphQLContext => {
+      context: (ctx, id): GraphQLContext => {
         const connection = connections.get(ctx.extra.socket);
         const request = ctx.extra.request;
-        const requestId = String(request.headers['x-request-id'] ?? crypto.randomUUID());
+        const requestId = `${connection?.requestId ?? requestIdFrom(undefined)}/${id}`;
         return {
           principal: connection?.principal ?? null,
           requestId,
@@ -128,6 +143,18 @@ export function attachGraphqlWebSocket(
           services,
           log: logger.child({ reqId: requestId, transport: 'websocket' }),
         };
+      },
+      onOperation: async (_ctx, _id, _payload, args, pending) => {
+        const result = await pending;
+        const op = args.document.definitions.find((d) => d.kind === Kind.OPERATION_DEFINITION);
+        const label = {
+          operation_type: op?.operation ?? 'unknown',
+          operation_name: op?.name?.value ?? 'anonymous',
+        };
+        const outcome =
+          Symbol.asyncIterator in result ? 'subscribed' : result.errors?.length ? 'error' : 'ok';
+        metrics.graphqlOperations.inc({ ...label, outcome });
+        return result;
       },
       onNext: (_ctx, _id, _payload, args, result) => {
         if (!result.errors) return;

@@ -19,6 +19,14 @@ describe('health, readiness and metrics', () => {
     expect(await ready.json()).toEqual({ status: 'ready', database: true, migrations: true });
   });
 
+  it('stays ready when a newer release has applied migrations this process does not know', async () => {
+    await app.database.handle.db
+      .insertInto('platform.schema_migrations')
+      .values({ module: 'user', version: 999, name: '0999_from_the_future.sql', checksum: 'f'.repeat(64) })
+      .execute();
+    expect((await fetch(`${app.url}/readyz`)).status).toBe(200);
+  });
+
   it('is not ready while a known migration is not applied', async () => {
     await app.database.handle.db
       .deleteFrom('platform.schema_migrations')
@@ -54,5 +62,8 @@ describe('health, readiness and metrics', () => {
     );
     expect(text).toMatch(/olo_db_pool_connections\{state="total"\} [1-9]/);
     expect(text).toMatch(/olo_websocket_connections 1/);
+    expect(text).toMatch(
+      /olo_graphql_operations_total\{operation_type="subscription",operation_name="anonymous",outcome="subscribed"\} 1/,
+    );
   });
 });
