@@ -1,5 +1,4 @@
 import { chmod, mkdtemp, rm } from 'node:fs/promises';
-import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import pg from 'pg';
@@ -7,23 +6,13 @@ import type { TestProject } from 'vitest/node';
 import { domainMigrations } from '../src/domains/registry.ts';
 import { startEmbeddedPostgres } from '../src/platform/db/embedded-postgres.ts';
 import { migrate } from '../src/platform/db/migrator.ts';
+import { freePort } from '../src/platform/net/ports.ts';
 import { createLogger } from '../src/platform/observability/logger.ts';
 
 declare module 'vitest' {
   export interface ProvidedContext {
     testDatabase: { adminUrl: string; template: string };
   }
-}
-
-async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = net.createServer();
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const address = server.address();
-      server.close(() => resolve(typeof address === 'object' && address ? address.port : 0));
-    });
-  });
 }
 
 export function databaseUrl(adminUrl: string, database: string): string {

@@ -1,4 +1,4 @@
-import { randomUUID } from 'node:crypto';
+import { createHash, randomUUID } from 'node:crypto';
 import {
   createRemoteJWKSet,
   decodeJwt,
@@ -8,10 +8,14 @@ import {
   jwtVerify,
   SignJWT,
 } from 'jose';
+import { TtlCache } from '../cache/ttl-cache.ts';
 import type { Clock } from '../clock.ts';
 import { AppError } from '../errors/app-error.ts';
 import { isRole, primaryRole, type Role } from './roles.ts';
 import type { SigningKeyStore } from './signing-keys.ts';
+
+// Bounds how long a token stays accepted after its signing key's validity is ended by hand.
+const VERIFIED_TOKEN_CACHE_MS = 60_000;
 
 export const HASURA_CLAIMS = 'https://hasura.io/jwt/claims';
 
@@ -82,11 +86,13 @@ export class TokenService {
   private readonly clock: Clock;
   private readonly accessTokenTtlSeconds: number;
   private readonly firebaseKeys: ReturnType<typeof createRemoteJWKSet> | undefined;
+  private readonly verified: TtlCache<VerifiedToken>;
 
   constructor(trusted: TrustedIssuers, clock: Clock, accessTokenTtlSeconds: number) {
     this.trusted = trusted;
     this.clock = clock;
     this.accessTokenTtlSeconds = accessTokenTtlSeconds;
+    this.verified = new TtlCache({ ttlMs: VERIFIED_TOKEN_CACHE_MS, maxEntries: 20_000, clock });
     this.firebaseKeys = trusted.firebase
       ? createRemoteJWKSet(new URL(trusted.firebase.jwksUrl), {
           cooldownDuration: 30_000,
@@ -128,8 +134,23 @@ export class TokenService {
     return { accessToken, expiresAt: new Date(exp * 1000) };
   }
 
-  /** Verifies a bearer token against the issuer it names; throws UNAUTHENTICATED with a reason. */
+  /**
+   * Verifies a bearer token against the issuer it names; throws UNAUTHENTICATED with a reason.
+   * A token that verified is remembered until it expires (at most a minute): the signature check is
+   * the largest cost of an authenticated request, and clients send the same token many times.
+   */
   async verify(token: string): Promise<VerifiedToken> {
+    const key = createHash('sha256').update(token).digest('base64url');
+    const verified = await this.verified.getOrLoad(
+      key,
+      () => this.verifyUncached(token),
+      (v) => v.expiresAt.getTime(),
+    );
+    if (verified.expiresAt.getTime() <= this.clock.now().getTime()) throw reject('expired', 'Token expired');
+    return verified;
+  }
+
+  private async verifyUncached(token: string): Promise<VerifiedToken> {
     let issuer: string | undefined;
     try {
       decodeProtectedHeader(token);

@@ -1,8 +1,8 @@
 import { existsSync } from 'node:fs';
 import { mkdir, readFile } from 'node:fs/promises';
-import net from 'node:net';
 import path from 'node:path';
 import exitHook from 'async-exit-hook';
+import { portIsFree } from '../net/ports.ts';
 import type { Logger } from '../observability/logger.ts';
 
 export type EmbeddedDatabase = { url: string; stop: () => Promise<void> };
@@ -10,14 +10,6 @@ export type EmbeddedDatabase = { url: string; stop: () => Promise<void> };
 const EMBEDDED_USER = 'postgres';
 // Loopback-only server whose password protects nothing beyond this machine.
 const EMBEDDED_PASSWORD = 'postgres';
-
-async function portIsFree(port: number): Promise<boolean> {
-  return new Promise((resolve) => {
-    const server = net.createServer();
-    server.once('error', () => resolve(false));
-    server.listen(port, '127.0.0.1', () => server.close(() => resolve(true)));
-  });
-}
 
 /**
  * The pid of a server still running on this data directory and port, left behind by a process

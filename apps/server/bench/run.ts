@@ -1,0 +1,150 @@
+/**
+ * `npm run bench`: a fresh PostgreSQL, the real server as its own process, and autocannon
+ * against the bare route and GraphQL. Prints a Markdown report and writes it to
+ * bench/results/latest.md. Exits non-zero when any request failed.
+ */
+import { randomBytes } from 'node:crypto';
+import { mkdir, writeFile } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import { startServerProcess } from '../test/server-process.ts';
+import { describeDatabase, startBenchDatabase } from './bench-database.ts';
+import { signIn } from './graphql-client.ts';
+import {
+  checkScenario,
+  failed,
+  type LoadOptions,
+  runScenario,
+  type ScenarioResult,
+  scenarios,
+} from './load.ts';
+import { invocation, markdownReport } from './report.ts';
+
+const RESULTS_FILE = path.join(import.meta.dirname, 'results', 'latest.md');
+
+function integerFromEnv(name: string, fallback: number, min: number): number {
+  const raw = process.env[name];
+  if (raw === undefined || raw === '') return fallback;
+  const value = Number(raw);
+  if (!Number.isInteger(value) || value < min) {
+    throw new Error(`${name} must be an integer ≥ ${min} (got ${JSON.stringify(raw)})`);
+  }
+  return value;
+}
+
+const progress = (message: string) => process.stderr.write(`bench: ${message}\n`);
+
+/** Cleanup steps, last registered first; each runs once even when SIGINT races the normal exit. */
+const cleanups: Array<{ name: string; run: () => Promise<void> }> = [];
+
+async function cleanUp(): Promise<void> {
+  for (let step = cleanups.pop(); step; step = cleanups.pop()) {
+    try {
+      await step.run();
+    } catch (error) {
+      progress(`cleanup "${step.name}" failed: ${error instanceof Error ? error.message : String(error)}`);
+    }
+  }
+}
+
+function describeFailure(result: ScenarioResult): string {
+  const parts = [
+    `${result.scenario.name}: ${result.non2xx} non-2xx, ${result.errors} errors, ${result.badBodies} bad bodies`,
+    `  status codes: ${JSON.stringify(result.statusCodes)}`,
+  ];
+  if (result.firstError) parts.push(`  first error: ${result.firstError}`);
+  if (result.firstBadBody) parts.push(`  first bad body: ${result.firstBadBody}`);
+  return parts.join('\n');
+}
+
+async function main(): Promise<number> {
+  const load: LoadOptions = {
+    durationSeconds: integerFromEnv('BENCH_DURATION', 10, 1),
+    connections: integerFromEnv('BENCH_CONNECTIONS', 50, 1),
+    warmupSeconds: integerFromEnv('BENCH_WARMUP', 2, 0),
+  };
+  const startedAt = new Date();
+  const loadBefore = os.loadavg()[0] ?? 0;
+  const adminUrl = process.env.BENCH_DATABASE_URL || undefined;
+
+  progress(adminUrl ? 'creating a fresh database on BENCH_DATABASE_URL' : 'starting embedded PostgreSQL');
+  const database = await startBenchDatabase(adminUrl);
+  cleanups.push({ name: 'stop database', run: database.stop });
+
+  progress('starting the server (node apps/server/src/main.ts)');
+  const server = await startServerProcess({
+    env: {
+      // Measure what operators run; production requires a secret for the signing keys at rest,
+      // and a throwaway database gets a throwaway secret.
+      NODE_ENV: 'production',
+      AUTH_SIGNING_KEY_SECRET: randomBytes(32).toString('base64url'),
+      DATABASE_URL: database.url,
+      SEED_DEMO_DATA: 'true',
+    },
+    readyTimeoutMs: 120_000,
+  });
+  cleanups.push({ name: 'stop server', run: async () => void (await server.stop('SIGTERM', 15_000)) });
+  const serverPid = server.process.pid;
+  progress(`server ready at ${server.url} (pid ${serverPid})`);
+  // pino writes JSON; levels 40 (warn) and above are worth showing next to the numbers.
+  const warnings = () =>
+    server
+      .output()
+      .split('\n')
+      .filter((line) => Number(/"level":(\d+)/.exec(line)?.[1] ?? 0) >= 40);
+
+  const token = await signIn(server.url);
+  const list = scenarios(token);
+  for (const scenario of list) await checkScenario(server.url, scenario);
+
+  const results: ScenarioResult[] = [];
+  for (const scenario of list) {
+    progress(
+      `${scenario.name}: ${load.warmupSeconds} s warm-up + ${load.durationSeconds} s, ${load.connections} connections`,
+    );
+    results.push(
+      await runScenario(server.url, scenario, load, { server: serverPid, postgres: database.pid() }),
+    );
+  }
+
+  const facts = await describeDatabase(database.url);
+  const report = markdownReport(
+    {
+      command: invocation(load),
+      database: { kind: database.kind, version: facts.version, users: facts.users },
+      load,
+      startedAt,
+      loadBefore,
+    },
+    results,
+    warnings(),
+  );
+  process.stdout.write(`\n${report}\n`);
+
+  const failures = results.filter(failed);
+  if (failures.length > 0) {
+    progress('FAILED: a benchmark of errors is not a benchmark; results were not saved.');
+    for (const failure of failures) progress(describeFailure(failure));
+    if (warnings().length > 0) progress(`server log:\n${warnings().slice(0, 20).join('\n')}`);
+    return 1;
+  }
+  await mkdir(path.dirname(RESULTS_FILE), { recursive: true });
+  await writeFile(RESULTS_FILE, report);
+  progress(`wrote ${path.relative(process.cwd(), RESULTS_FILE)}`);
+  return 0;
+}
+
+process.once('SIGINT', () => {
+  progress('interrupted; cleaning up');
+  void cleanUp().finally(() => process.exit(130));
+});
+
+let code = 1;
+try {
+  code = await main();
+} catch (error) {
+  progress(`failed: ${error instanceof Error ? error.message : String(error)}`);
+} finally {
+  await cleanUp();
+}
+process.exit(code);
