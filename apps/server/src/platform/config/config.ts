@@ -25,6 +25,7 @@ export const envSchema = z.object({
   EMBEDDED_PG_PORT: port.default(54329),
   EMBEDDED_PG_DATA_DIR: z.string().min(1).default('.data/postgres'),
   SEED_DEMO_DATA: bool.optional(),
+  REDIS_URL: z.url().optional(),
 
   AUTH_AUDIENCE: z.string().min(1).default('olo'),
   AUTH_ACCESS_TOKEN_TTL_SECONDS: positiveInt.default(900),
@@ -63,6 +64,7 @@ export type Config = {
     embeddedDataDir: string;
   };
   seedDemoData: boolean;
+  redisUrl: string | undefined;
   auth: {
     issuer: string;
     audience: string;
@@ -120,6 +122,7 @@ export function loadConfig(source: Record<string, string | undefined> = process.
       embeddedDataDir: e.EMBEDDED_PG_DATA_DIR,
     },
     seedDemoData: e.SEED_DEMO_DATA ?? !production,
+    redisUrl: e.REDIS_URL,
     auth: {
       issuer: publicUrl,
       audience: e.AUTH_AUDIENCE,
