@@ -10,6 +10,8 @@ import { registerHealthRoutes } from './platform/http/health.routes.ts';
 import { requestIdFrom } from './platform/http/request-id.ts';
 import { loggerOptions } from './platform/observability/logger.ts';
 import { createMetrics } from './platform/observability/metrics.ts';
+import { createPubSub } from './platform/realtime/create-pubsub.ts';
+import { channels } from './platform/realtime/pubsub.ts';
 import { createServices, type Services } from './services.ts';
 
 export type App = {
@@ -36,7 +38,13 @@ export async function buildApp(options: {
   });
   const metrics = createMetrics();
   metrics.observePool(() => database.pool);
-  const services = createServices({ db: database.db, config, clock, logger: app.log });
+  const pubsub = await createPubSub({
+    redisUrl: config.redisUrl,
+    pool: database.pool,
+    databaseUrl: database.url,
+    logger: app.log,
+  });
+  const services = createServices({ db: database.db, config, clock, logger: app.log, pubsub });
   let shuttingDown = false;
 
   app.addHook('onRequest', async (request, reply) => {
@@ -91,6 +99,17 @@ export async function buildApp(options: {
     maxDepth: config.graphqlMaxDepth,
   });
   const sockets = attachGraphqlWebSocket(app, { services, metrics, logger: app.log });
+  // A sign-out on any node drops the session from this node's caches and closes its sockets here.
+  const revocations = new AbortController();
+  const revoked = await pubsub.subscribe(channels.sessionsRevoked, revocations.signal);
+  void (async () => {
+    for await (const ids of revoked) {
+      if (!Array.isArray(ids)) continue;
+      const sessionIds = ids.filter((id): id is string => typeof id === 'string');
+      services.accounts.forgetSessions(sessionIds);
+      sockets.closeSessions(sessionIds);
+    }
+  })();
 
   return {
     app,
@@ -98,8 +117,12 @@ export async function buildApp(options: {
     shutdown: async () => {
       if (shuttingDown) return;
       shuttingDown = true;
+      revocations.abort();
+      // Stop accepting first, then tell socket clients to go elsewhere while requests finish.
+      const closing = app.close();
       await sockets.shutdown();
-      await app.close();
+      await closing;
+      await pubsub.close();
       await database.close();
     },
   };

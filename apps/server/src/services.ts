@@ -9,16 +9,20 @@ import type { Clock } from './platform/clock.ts';
 import type { Config } from './platform/config/config.ts';
 import type { Db } from './platform/db/database.ts';
 import type { Logger } from './platform/observability/logger.ts';
+import { channels, type PubSub } from './platform/realtime/pubsub.ts';
 import { createLocalSmsProvider } from './providers/sms/local-sms.provider.ts';
 
 export const SERVER_VERSION = '0.1.0';
 
-export type SessionRevocationListener = (sessionIds: string[]) => void;
-
 /** Wires every service once per process. Resolvers reach them through the GraphQL context. */
-export function createServices(deps: { db: Db; config: Config; clock: Clock; logger: Logger }) {
-  const { db, config, clock, logger } = deps;
-  const revocationListeners = new Set<SessionRevocationListener>();
+export function createServices(deps: {
+  db: Db;
+  config: Config;
+  clock: Clock;
+  logger: Logger;
+  pubsub: PubSub;
+}) {
+  const { db, config, clock, logger, pubsub } = deps;
   const signingKeys = new SigningKeyStore(
     db,
     clock,
@@ -41,9 +45,7 @@ export function createServices(deps: { db: Db; config: Config; clock: Clock; log
     tokens,
     clock,
     refreshTtlSeconds: config.auth.refreshTokenTtlSeconds,
-    onRevoked: (ids) => {
-      for (const listener of revocationListeners) listener(ids);
-    },
+    onRevoked: (ids) => pubsub.publish(channels.sessionsRevoked, ids),
   });
   const sms = createLocalSmsProvider((message) => userRepo.recordSms(message), logger);
   const signIn = new SignInService({
@@ -65,10 +67,7 @@ export function createServices(deps: { db: Db; config: Config; clock: Clock; log
     sessions,
     signIn,
     userRepo,
-    onSessionsRevoked(listener: SessionRevocationListener) {
-      revocationListeners.add(listener);
-      return () => revocationListeners.delete(listener);
-    },
+    pubsub,
   };
 }
 

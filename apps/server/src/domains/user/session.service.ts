@@ -31,7 +31,7 @@ export class SessionService {
   private readonly tokens: TokenService;
   private readonly clock: Clock;
   private readonly refreshTtlSeconds: number;
-  private readonly onRevoked: (sessionIds: string[]) => void;
+  private readonly onRevoked: (sessionIds: string[]) => Promise<void>;
 
   constructor(deps: {
     repo: UserRepository;
@@ -39,7 +39,8 @@ export class SessionService {
     tokens: TokenService;
     clock: Clock;
     refreshTtlSeconds: number;
-    onRevoked: (sessionIds: string[]) => void;
+    /** Tells every node (their caches, their sockets) which sessions closed. */
+    onRevoked: (sessionIds: string[]) => Promise<void>;
   }) {
     this.repo = deps.repo;
     this.accounts = deps.accounts;
@@ -92,7 +93,7 @@ export class SessionService {
     if (outcome.kind !== 'ok') {
       if (outcome.kind === 'reused') {
         this.accounts.forgetSessions(outcome.revoked);
-        this.onRevoked(outcome.revoked);
+        await this.onRevoked(outcome.revoked);
       }
       await record(false, outcome.kind, 'userId' in outcome ? (outcome.userId ?? null) : null);
       const message =
@@ -126,7 +127,7 @@ export class SessionService {
       now,
     );
     this.accounts.forgetSessions(revoked);
-    this.onRevoked(revoked);
+    if (revoked.length > 0) await this.onRevoked(revoked);
     return revoked.length;
   }
 

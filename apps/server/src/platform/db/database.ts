@@ -8,6 +8,7 @@ pg.types.setTypeParser(20, (value) => BigInt(value));
 export type Db = Kysely<Database>;
 
 export type DatabaseHandle = {
+  url: string;
   db: Db;
   pool: pg.Pool;
   close: () => Promise<void>;
@@ -30,6 +31,7 @@ export function createDatabase(options: {
   const db = new Kysely<Database>({ dialect: new PostgresDialect({ pool }) });
   let closed = false;
   return {
+    url: options.url,
     db,
     pool,
     close: async () => {

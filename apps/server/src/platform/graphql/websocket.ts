@@ -93,15 +93,6 @@ export function attachGraphqlWebSocket(
     });
   });
 
-  const stopListening = services.onSessionsRevoked((sessionIds) => {
-    const revoked = new Set(sessionIds);
-    for (const connection of connections.values()) {
-      if (connection.principal?.sessionId && revoked.has(connection.principal.sessionId)) {
-        close(connection, WS_CLOSE.unauthenticated, 'Session signed out');
-      }
-    }
-  });
-
   useServer(
     {
       schema: buildSchema(),
@@ -172,10 +163,18 @@ export function attachGraphqlWebSocket(
 
   return {
     connectionCount: () => connections.size,
+    /** Closes this node's sockets of sessions that were signed out (on any node). */
+    closeSessions(sessionIds: readonly string[]): void {
+      const revoked = new Set(sessionIds);
+      for (const connection of connections.values()) {
+        if (connection.principal?.sessionId && revoked.has(connection.principal.sessionId)) {
+          close(connection, WS_CLOSE.unauthenticated, 'Session signed out');
+        }
+      }
+    },
     /** Stops new upgrades and closes every socket with 1001 so clients reconnect elsewhere. */
     async shutdown(): Promise<void> {
       accepting = false;
-      stopListening();
       for (const connection of connections.values())
         close(connection, WS_CLOSE.shuttingDown, 'Server shutting down');
       // Peers get a moment to answer the close handshake; silent ones are cut off.
