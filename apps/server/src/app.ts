@@ -7,6 +7,7 @@ import type { MigrationFile } from './platform/db/migrator.ts';
 import { registerGraphql } from './platform/graphql/graphql.plugin.ts';
 import { attachGraphqlWebSocket } from './platform/graphql/websocket.ts';
 import { registerHealthRoutes } from './platform/http/health.routes.ts';
+import { registerHttpLimits } from './platform/http/limits.plugin.ts';
 import { requestIdFrom } from './platform/http/request-id.ts';
 import { loggerOptions } from './platform/observability/logger.ts';
 import { createMetrics } from './platform/observability/metrics.ts';
@@ -32,7 +33,7 @@ export async function buildApp(options: {
     logger: loggerOptions(config),
     genReqId: (request) => requestIdFrom(request.headers['x-request-id']),
     trustProxy: config.trustProxy,
-    bodyLimit: 1024 * 1024,
+    bodyLimit: config.limits.httpBodyLimitBytes,
     return503OnClosing: true,
     forceCloseConnections: 'idle',
   });
@@ -44,7 +45,14 @@ export async function buildApp(options: {
     databaseUrl: database.url,
     logger: app.log,
   });
-  const services = createServices({ db: database.db, config, clock, logger: app.log, pubsub });
+  const services = createServices({
+    db: database.db,
+    config,
+    clock,
+    logger: app.log,
+    pubsub,
+    databaseUrl: database.url,
+  });
   let shuttingDown = false;
 
   app.addHook('onRequest', async (request, reply) => {
@@ -82,6 +90,14 @@ export async function buildApp(options: {
     origin: config.corsOrigins.length > 0 ? config.corsOrigins : config.env !== 'production',
     credentials: true,
   });
+  // Before any route: the rate limiter and the GraphiQL security headers attach to routes as they are added.
+  await registerHttpLimits(app, {
+    rateLimitPerIpPerMinute: config.limits.rateLimitPerIpPerMinute,
+    rateLimitPerUserPerMinute: config.limits.rateLimitPerUserPerMinute,
+    redisUrl: config.redisUrl,
+    production: config.env === 'production',
+    logger: app.log,
+  });
   registerHealthRoutes(app, {
     pool: database.pool,
     migrations: options.migrations,
@@ -96,9 +112,21 @@ export async function buildApp(options: {
     services,
     metrics,
     graphiql: config.graphiql,
-    maxDepth: config.graphqlMaxDepth,
+    limits: { maxDepth: config.graphqlMaxDepth, maxComplexity: config.limits.graphqlMaxComplexity },
   });
-  const sockets = attachGraphqlWebSocket(app, { services, metrics, logger: app.log });
+  const sockets = attachGraphqlWebSocket(app, {
+    services,
+    metrics,
+    logger: app.log,
+    trustProxy: config.trustProxy,
+    limits: {
+      operation: { maxDepth: config.graphqlMaxDepth, maxComplexity: config.limits.graphqlMaxComplexity },
+      maxConnectionsPerUser: config.limits.wsMaxConnectionsPerUser,
+      maxConnectionsPerIp: config.limits.wsMaxConnectionsPerIp,
+      maxSubscriptionsPerConnection: config.limits.wsMaxSubscriptionsPerConnection,
+      maxMessageBytes: config.limits.httpBodyLimitBytes,
+    },
+  });
   // A sign-out on any node drops the session from this node's caches and closes its sockets here.
   const revocations = new AbortController();
   const revoked = await pubsub.subscribe(channels.sessionsRevoked, revocations.signal);
@@ -118,10 +146,15 @@ export async function buildApp(options: {
       if (shuttingDown) return;
       shuttingDown = true;
       revocations.abort();
+      // No new cron ticks or jobs from here; running jobs finish (bounded) while requests drain.
+      const stoppingTimetable = services.cron.stop().then(() => services.jobs.stop());
       // Stop accepting first, then tell socket clients to go elsewhere while requests finish.
       const closing = app.close();
       await sockets.shutdown();
       await closing;
+      // Consumers finish their batch while the pool is still open.
+      await services.eventLog.stop();
+      await stoppingTimetable;
       await pubsub.close();
       await database.close();
     },

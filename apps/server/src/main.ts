@@ -42,6 +42,11 @@ async function main() {
       .catch((error: unknown) => logger.error({ err: error }, 'signing key rotation check failed'));
   }, 3_600_000).unref();
   const seeded = config.seedDemoData ? await seedDemoData(services) : undefined;
+  // Consumers start before traffic; app.ts's shutdown stops them before the pool closes.
+  await services.eventLog.start();
+  // graphile-worker migrates its own schema here; then every process claims cron ticks and runs jobs.
+  await services.jobs.start();
+  await services.cron.start();
   await app.listen({ host: config.host, port: config.port });
 
   let stopping = false;

@@ -1,6 +1,12 @@
+import { EventCatalogue } from './domains/event_log/event-catalogue.ts';
+import { registerEventLogJobs } from './domains/event_log/event-log.jobs.ts';
+import { EventLog } from './domains/event_log/event-log.service.ts';
+import { domainEvents } from './domains/registry.ts';
+import { createTimetable } from './domains/timetable/timetable.ts';
 import { AccountService } from './domains/user/account.service.ts';
 import { SessionService } from './domains/user/session.service.ts';
 import { SignInService } from './domains/user/sign-in.service.ts';
+import { accountVisibleEvents } from './domains/user/user.events.ts';
 import { UserRepository } from './domains/user/user.repository.ts';
 import { Authenticator } from './platform/auth/principal.ts';
 import { SigningKeyStore } from './platform/auth/signing-keys.ts';
@@ -9,6 +15,7 @@ import type { Clock } from './platform/clock.ts';
 import type { Config } from './platform/config/config.ts';
 import type { Db } from './platform/db/database.ts';
 import type { Logger } from './platform/observability/logger.ts';
+import { registerAccountEventsFanout } from './platform/realtime/account-events.consumer.ts';
 import { channels, type PubSub } from './platform/realtime/pubsub.ts';
 import { createLocalSmsProvider } from './providers/sms/local-sms.provider.ts';
 
@@ -21,6 +28,8 @@ export function createServices(deps: {
   clock: Clock;
   logger: Logger;
   pubsub: PubSub;
+  /** For the event log's LISTEN connection, which cannot come from the pool. */
+  databaseUrl: string;
 }) {
   const { db, config, clock, logger, pubsub } = deps;
   const signingKeys = new SigningKeyStore(
@@ -37,8 +46,18 @@ export function createServices(deps: {
     clock,
     config.auth.accessTokenTtlSeconds,
   );
+  const eventLog = new EventLog({
+    db,
+    databaseUrl: deps.databaseUrl,
+    catalogue: new EventCatalogue(domainEvents),
+    clock,
+    logger,
+    settings: config.eventLog,
+  });
+  // First, so every domain below can register its jobs and cron handlers on it.
+  const { jobs, cron } = createTimetable({ db, databaseUrl: deps.databaseUrl, config, clock, logger });
   const userRepo = new UserRepository(db);
-  const accounts = new AccountService(userRepo, config.auth.issuer, clock);
+  const accounts = new AccountService(userRepo, config.auth.issuer, clock, eventLog);
   const sessions = new SessionService({
     repo: userRepo,
     accounts,
@@ -46,7 +65,10 @@ export function createServices(deps: {
     clock,
     refreshTtlSeconds: config.auth.refreshTokenTtlSeconds,
     onRevoked: (ids) => pubsub.publish(channels.sessionsRevoked, ids),
+    events: eventLog,
   });
+  registerAccountEventsFanout(eventLog, pubsub, accountVisibleEvents);
+  registerEventLogJobs(cron, eventLog);
   const sms = createLocalSmsProvider((message) => userRepo.recordSms(message), logger);
   const signIn = new SignInService({
     repo: userRepo,
@@ -68,6 +90,9 @@ export function createServices(deps: {
     signIn,
     userRepo,
     pubsub,
+    eventLog,
+    jobs,
+    cron,
   };
 }
 

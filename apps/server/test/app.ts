@@ -46,6 +46,7 @@ export async function startTestApp(
     clock: options.clock ?? systemClock,
   });
   await services.signingKeys.ensureSigningKey(config.auth.signingKeyMaxAgeDays);
+  await services.eventLog.start();
   const address = await app.listen({ host: '127.0.0.1', port: 0 });
   return {
     url: address,

@@ -1,7 +1,14 @@
 import path from 'node:path';
 import type { MigrationModule } from '../platform/db/migrator.ts';
+import type { EventDefinition } from './event_log/event-catalogue.ts';
+import { userEvents } from './user/user.events.ts';
 
 /** Every domain with its own schema, in the order their migrations apply. */
 export const domainMigrations: MigrationModule[] = [
   { name: 'user', dir: path.join(import.meta.dirname, 'user', 'migrations') },
+  { name: 'event_log', dir: path.join(import.meta.dirname, 'event_log', 'migrations') },
+  { name: 'timetable', dir: path.join(import.meta.dirname, 'timetable', 'migrations') },
 ];
+
+/** Every event type the domains emit (their `<domain>.events.ts`): the event log refuses others. */
+export const domainEvents: EventDefinition[] = [...userEvents];

@@ -3,8 +3,10 @@ import type { Role } from '../../platform/auth/roles.ts';
 import type { VerifiedToken } from '../../platform/auth/tokens.ts';
 import { TtlCache } from '../../platform/cache/ttl-cache.ts';
 import type { Clock } from '../../platform/clock.ts';
-import { withTransaction } from '../../platform/db/transaction.ts';
+import { type Tx, withTransaction } from '../../platform/db/transaction.ts';
 import { AppError, notFound } from '../../platform/errors/app-error.ts';
+import type { EventSink } from '../event_log/event-log.service.ts';
+import { type SignUpMethod, userSignUp } from './user.events.ts';
 import type { UserRepository, UserRow } from './user.repository.ts';
 
 // Short enough that a role change or sign-out elsewhere shows within seconds; long enough
@@ -19,10 +21,12 @@ export class AccountService implements AccountDirectory {
   private readonly accounts: TtlCache<{ userId: string; roles: Role[] }>;
   private readonly sessions: TtlCache<boolean>;
   private readonly clock: Clock;
+  private readonly events: EventSink;
 
-  constructor(repo: UserRepository, oloIssuer: string, clock: Clock) {
+  constructor(repo: UserRepository, oloIssuer: string, clock: Clock, events: EventSink) {
     this.repo = repo;
     this.clock = clock;
+    this.events = events;
     this.oloIssuer = oloIssuer;
     this.accounts = new TtlCache({ ttlMs: ACCOUNT_CACHE_MS, maxEntries: 50_000, clock });
     this.sessions = new TtlCache({ ttlMs: SESSION_CACHE_MS, maxEntries: 50_000, clock });
@@ -54,7 +58,13 @@ export class AccountService implements AccountDirectory {
     const account = await withTransaction(this.repo.db, async (tx) => {
       const user = await this.repo.createUser(tx);
       const owner = await this.repo.insertIdentity(tx, user.id, issuer, subject);
-      if (owner === user.id) return { userId: user.id, roles: user.roles, created: true };
+      if (owner === user.id) {
+        await this.events.emit(
+          tx,
+          userSignUp.event({ userId: user.id, method: 'external', issuer }, { userId: user.id }),
+        );
+        return { userId: user.id, roles: user.roles, created: true };
+      }
       // A concurrent first request won the race: drop ours, use theirs.
       await this.repo.deleteUser(tx, user.id);
       const found = await this.repo.findIdentity(issuer, subject, tx);
@@ -76,12 +86,25 @@ export class AccountService implements AccountDirectory {
     return { userId: account.userId, roles: account.roles };
   }
 
-  async createOloAccount(roles: Role[] = ['user']): Promise<UserRow> {
+  /**
+   * An account under OLO's own issuer, created directly (demo data, tools, tests). `method` says how
+   * it will sign in, for the user_sign_up event; the caller adds that credential.
+   */
+  async createOloAccount(
+    roles: Role[] = ['user'],
+    options: { method?: Exclude<SignUpMethod, 'external'> } = {},
+  ): Promise<UserRow> {
     return withTransaction(this.repo.db, async (tx) => {
       const user = await this.repo.createUser(tx, roles);
       await this.repo.insertIdentity(tx, user.id, this.oloIssuer, user.id);
+      await this.emitSignUp(tx, user.id, options.method ?? 'email');
       return user;
     });
+  }
+
+  /** Records that an OLO-issued account was created, in the transaction that created it. */
+  async emitSignUp(tx: Tx, userId: string, method: Exclude<SignUpMethod, 'external'>): Promise<void> {
+    await this.events.emit(tx, userSignUp.event({ userId, method }, { userId }));
   }
 
   async getUser(id: string): Promise<UserRow> {

@@ -4,7 +4,9 @@ import type { TokenService } from '../../platform/auth/tokens.ts';
 import type { Clock } from '../../platform/clock.ts';
 import { type Tx, withTransaction } from '../../platform/db/transaction.ts';
 import { AppError } from '../../platform/errors/app-error.ts';
+import type { EventSink } from '../event_log/event-log.service.ts';
 import type { AccountService } from './account.service.ts';
+import { userSignedIn } from './user.events.ts';
 import type { UserRepository } from './user.repository.ts';
 
 export type DeviceInfo = { deviceName: string | null; userAgent: string | null; ip: string | null };
@@ -32,6 +34,7 @@ export class SessionService {
   private readonly clock: Clock;
   private readonly refreshTtlSeconds: number;
   private readonly onRevoked: (sessionIds: string[]) => Promise<void>;
+  private readonly events: EventSink;
 
   constructor(deps: {
     repo: UserRepository;
@@ -41,6 +44,7 @@ export class SessionService {
     refreshTtlSeconds: number;
     /** Tells every node (their caches, their sockets) which sessions closed. */
     onRevoked: (sessionIds: string[]) => Promise<void>;
+    events: EventSink;
   }) {
     this.repo = deps.repo;
     this.accounts = deps.accounts;
@@ -48,11 +52,16 @@ export class SessionService {
     this.clock = deps.clock;
     this.refreshTtlSeconds = deps.refreshTtlSeconds;
     this.onRevoked = deps.onRevoked;
+    this.events = deps.events;
   }
 
   /** Opens a session inside the caller's sign-in transaction. */
   async open(tx: Tx, user: { id: string; roles: Role[] }, device: DeviceInfo): Promise<AuthTokens> {
     const sessionId = await this.repo.createSession(tx, { userId: user.id, ...device });
+    await this.events.emit(
+      tx,
+      userSignedIn.event({ userId: user.id, sessionId, deviceName: device.deviceName }, { userId: user.id }),
+    );
     const refresh = await this.newRefreshToken(tx, sessionId);
     const access = await this.tokens.issueAccessToken({ userId: user.id, sessionId, roles: user.roles });
     return {

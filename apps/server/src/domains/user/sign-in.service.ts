@@ -4,6 +4,7 @@ import { burnPasswordCheck, hashPassword, verifyPassword } from '../../platform/
 import type { Clock } from '../../platform/clock.ts';
 import { withTransaction } from '../../platform/db/transaction.ts';
 import { AppError, badInput, conflict, rateLimited } from '../../platform/errors/app-error.ts';
+import { parseOrThrow } from '../../platform/errors/parse-input.ts';
 import type { SmsProvider } from '../../providers/sms/sms.provider.ts';
 import type { AccountService } from './account.service.ts';
 import type { AuthTokens, DeviceInfo, SessionService } from './session.service.ts';
@@ -28,12 +29,6 @@ const MAX_CODE_ATTEMPTS = 5;
 const MAX_CODES_PER_WINDOW = 5;
 
 export type ThrottleSettings = { windowSeconds: number; maxPerIdentifier: number; maxPerIp: number };
-
-export function parseOrThrow<T>(schema: z.ZodType<T>, value: unknown, field: string): T {
-  const result = schema.safeParse(value);
-  if (!result.success) throw badInput(result.error.issues[0]?.message ?? `${field} is not valid`, { field });
-  return result.data;
-}
 
 const hashCode = (challengeSalt: string, code: string) =>
   createHash('sha256').update(`${challengeSalt}:${code}`).digest('base64url');
@@ -125,6 +120,7 @@ export class SignInService {
         const user = await this.repo.createUser(tx);
         await this.repo.insertIdentity(tx, user.id, this.issuerOf(), user.id);
         await this.repo.insertCredential(tx, { userId: user.id, kind: 'phone', identifier: phone });
+        await this.accounts.emitSignUp(tx, user.id, 'phone');
         credential = { userId: user.id, passwordHash: null };
       }
       const user = await this.repo.findUser(credential.userId, tx);
@@ -152,6 +148,7 @@ export class SignInService {
         });
         // Throwing rolls the new user back: a taken email writes nothing.
         if (!inserted) throw conflict('An account with this email already exists');
+        await this.accounts.emitSignUp(tx, user.id, 'email');
         return this.sessions.open(tx, user, input);
       });
     } catch (error) {

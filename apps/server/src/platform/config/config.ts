@@ -18,7 +18,16 @@ export const envSchema = z.object({
   TRUST_PROXY: bool.default(false),
   GRAPHIQL: bool.optional(),
   SHUTDOWN_TIMEOUT_MS: positiveInt.default(10_000),
-  GRAPHQL_MAX_DEPTH: positiveInt.default(12),
+  // 15: the standard introspection query (GraphiQL, client tooling) nests that deep through `ofType`.
+  GRAPHQL_MAX_DEPTH: positiveInt.default(15),
+  // A full page (100 items) of 20 fields, each with a nested list of 10 × 2, stays under it; nested pages do not.
+  GRAPHQL_MAX_COMPLEXITY: positiveInt.default(5000),
+  HTTP_BODY_LIMIT_BYTES: positiveInt.default(1024 * 1024),
+  RATE_LIMIT_PER_IP_PER_MINUTE: positiveInt.default(600),
+  RATE_LIMIT_PER_USER_PER_MINUTE: positiveInt.default(1200),
+  WS_MAX_CONNECTIONS_PER_USER: positiveInt.default(10),
+  WS_MAX_CONNECTIONS_PER_IP: positiveInt.default(50),
+  WS_MAX_SUBSCRIPTIONS_PER_CONNECTION: positiveInt.default(50),
 
   DATABASE_URL: z.url().optional(),
   DATABASE_POOL_MAX: positiveInt.default(10),
@@ -26,6 +35,11 @@ export const envSchema = z.object({
   EMBEDDED_PG_DATA_DIR: z.string().min(1).default('.data/postgres'),
   SEED_DEMO_DATA: bool.optional(),
   REDIS_URL: z.url().optional(),
+
+  JOBS_CONCURRENCY: positiveInt.default(5),
+  JOBS_POLL_INTERVAL_MS: positiveInt.default(1_000),
+  JOBS_STOP_TIMEOUT_MS: positiveInt.default(5_000),
+  CRON_MISFIRE_GRACE_SECONDS: positiveInt.default(10),
 
   AUTH_AUDIENCE: z.string().min(1).default('olo'),
   AUTH_ACCESS_TOKEN_TTL_SECONDS: positiveInt.default(900),
@@ -42,6 +56,12 @@ export const envSchema = z.object({
   LOGIN_THROTTLE_WINDOW_SECONDS: positiveInt.default(900),
   LOGIN_THROTTLE_MAX_PER_IDENTIFIER: positiveInt.default(5),
   LOGIN_THROTTLE_MAX_PER_IP: positiveInt.default(30),
+
+  EVENT_LOG_POLL_INTERVAL_MS: positiveInt.default(5_000),
+  EVENT_LOG_RETENTION_DAYS: positiveInt.default(90),
+  EVENT_LOG_RETRY_BASE_MS: positiveInt.default(1_000),
+  EVENT_LOG_RETRY_MAX_MS: positiveInt.default(300_000),
+  EVENT_LOG_MAX_ATTEMPTS: positiveInt.default(10),
 });
 
 export type Env = z.infer<typeof envSchema>;
@@ -57,6 +77,16 @@ export type Config = {
   graphiql: boolean;
   shutdownTimeoutMs: number;
   graphqlMaxDepth: number;
+  /** API limits; docs/api.md#limits says what a client gets when it hits each. */
+  limits: {
+    graphqlMaxComplexity: number;
+    httpBodyLimitBytes: number;
+    rateLimitPerIpPerMinute: number;
+    rateLimitPerUserPerMinute: number;
+    wsMaxConnectionsPerUser: number;
+    wsMaxConnectionsPerIp: number;
+    wsMaxSubscriptionsPerConnection: number;
+  };
   database: {
     url: string | undefined;
     poolMax: number;
@@ -77,6 +107,14 @@ export type Config = {
     throttle: { windowSeconds: number; maxPerIdentifier: number; maxPerIp: number };
   };
   sms: { provider: Env['SMS_PROVIDER'] };
+  /** graphile-worker in this process; docs/timetable.md. */
+  jobs: { concurrency: number; pollIntervalMs: number; stopTimeoutMs: number };
+  cron: { misfireGraceSeconds: number };
+  eventLog: {
+    pollIntervalMs: number;
+    retentionDays: number;
+    retry: { baseMs: number; maxMs: number; maxAttempts: number };
+  };
 };
 
 export class ConfigError extends Error {
@@ -115,6 +153,15 @@ export function loadConfig(source: Record<string, string | undefined> = process.
     graphiql: e.GRAPHIQL ?? !production,
     shutdownTimeoutMs: e.SHUTDOWN_TIMEOUT_MS,
     graphqlMaxDepth: e.GRAPHQL_MAX_DEPTH,
+    limits: {
+      graphqlMaxComplexity: e.GRAPHQL_MAX_COMPLEXITY,
+      httpBodyLimitBytes: e.HTTP_BODY_LIMIT_BYTES,
+      rateLimitPerIpPerMinute: e.RATE_LIMIT_PER_IP_PER_MINUTE,
+      rateLimitPerUserPerMinute: e.RATE_LIMIT_PER_USER_PER_MINUTE,
+      wsMaxConnectionsPerUser: e.WS_MAX_CONNECTIONS_PER_USER,
+      wsMaxConnectionsPerIp: e.WS_MAX_CONNECTIONS_PER_IP,
+      wsMaxSubscriptionsPerConnection: e.WS_MAX_SUBSCRIPTIONS_PER_CONNECTION,
+    },
     database: {
       url: e.DATABASE_URL,
       poolMax: e.DATABASE_POOL_MAX,
@@ -141,5 +188,20 @@ export function loadConfig(source: Record<string, string | undefined> = process.
       },
     },
     sms: { provider: e.SMS_PROVIDER },
+    jobs: {
+      concurrency: e.JOBS_CONCURRENCY,
+      pollIntervalMs: e.JOBS_POLL_INTERVAL_MS,
+      stopTimeoutMs: e.JOBS_STOP_TIMEOUT_MS,
+    },
+    cron: { misfireGraceSeconds: e.CRON_MISFIRE_GRACE_SECONDS },
+    eventLog: {
+      pollIntervalMs: e.EVENT_LOG_POLL_INTERVAL_MS,
+      retentionDays: e.EVENT_LOG_RETENTION_DAYS,
+      retry: {
+        baseMs: e.EVENT_LOG_RETRY_BASE_MS,
+        maxMs: e.EVENT_LOG_RETRY_MAX_MS,
+        maxAttempts: e.EVENT_LOG_MAX_ATTEMPTS,
+      },
+    },
   };
 }

@@ -40,6 +40,7 @@ describe('migrator', () => {
     expect(first.applied).toEqual([
       'platform/0001_platform.sql',
       'platform/0002_auth_signing_keys.sql',
+      'platform/0003_realtime_messages.sql',
       'shop/0001_items.sql',
     ]);
     expect((await migrate(database.url, [shop])).applied).toEqual([]);

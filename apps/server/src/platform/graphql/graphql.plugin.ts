@@ -5,6 +5,7 @@ import type { Services } from '../../services.ts';
 import type { Principal } from '../auth/principal.ts';
 import { AppError } from '../errors/app-error.ts';
 import type { Metrics } from '../observability/metrics.ts';
+import { type OperationLimits, operationLimitsRule, variableCostErrors } from './complexity.ts';
 import type { GraphQLContext } from './context.ts';
 import { clientRequestStatus, flattenErrors, formatError } from './errors.ts';
 import { buildSchema } from './schema.ts';
@@ -41,7 +42,7 @@ export function requestContext(request: FastifyRequest, services: Services): Gra
  */
 export async function registerGraphql(
   app: FastifyInstance,
-  options: { services: Services; metrics: Metrics; graphiql: boolean; maxDepth: number },
+  options: { services: Services; metrics: Metrics; graphiql: boolean; limits: OperationLimits },
 ) {
   const { services, metrics } = options;
   app.decorateRequest('principal', null);
@@ -66,7 +67,8 @@ export async function registerGraphql(
     schema: buildSchema(),
     path: '/graphql',
     graphiql: options.graphiql,
-    queryDepth: options.maxDepth,
+    // Our rule, not Mercurius's queryDepth: WebSocket operations get the same depth and cost checks.
+    validationRules: [operationLimitsRule(options.limits)],
     jit: 1,
     context: (request) => requestContext(request, services),
     errorFormatter: (execution, ctx) => {
@@ -82,6 +84,12 @@ export async function registerGraphql(
       const statusCode = requestStatus ?? (onlyRequestErrors ? 400 : 200);
       return { statusCode, response: { data: execution.data ?? null, errors } };
     },
+  });
+
+  // Validation is cached per query text, so lists sized by variables are costed here, per request.
+  app.graphql.addHook('preExecution', (schema, document, _context, variables) => {
+    const [tooComplex] = variableCostErrors(schema, document, variables, options.limits.maxComplexity);
+    if (tooComplex) throw tooComplex;
   });
 
   const started = new WeakMap<object, { label: OperationLabel; at: bigint }>();

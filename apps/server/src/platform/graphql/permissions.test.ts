@@ -47,6 +47,21 @@ describe('permissions are declared on every operation', () => {
       'Mutation.signOut': { signedIn: true },
       'Mutation.rotateSigningKey': { role: ['admin'] },
       'Subscription.serverClock': { signedIn: true },
+      'Query.events': { role: ['admin'] },
+      'Query.eventConsumers': { role: ['admin'] },
+      'Query.deadLetters': { role: ['admin'] },
+      'Mutation.retryDeadLetter': { role: ['admin'] },
+      'Mutation.resumeEventConsumer': { role: ['admin'] },
+      'Query.cronTasks': { role: ['admin'] },
+      'Query.cronTaskHandlers': { role: ['admin'] },
+      'Query.cronTaskRuns': { role: ['admin'] },
+      'Mutation.upsertCronTask': { role: ['admin'] },
+      'Mutation.setCronTaskEnabled': { role: ['admin'] },
+      'Mutation.deleteCronTask': { role: ['admin'] },
+      'Mutation.runCronTaskNow': { role: ['admin'] },
+      'Subscription.accountEvents': { signedIn: true },
+      'Subscription.announcements': { signedIn: true },
+      'Mutation.publishAnnouncement': { role: ['admin'] },
     });
   });
 });

@@ -9,6 +9,10 @@ import { builder } from './builder.ts';
 import './system.graphql.ts';
 import '../auth/auth.graphql.ts';
 import '../../domains/user/user.graphql.ts';
+import '../../domains/timetable/timetable.graphql.ts';
+import '../../domains/event_log/event-log.graphql.ts';
+import '../realtime/realtime.graphql.ts';
+import '../../domains/notification/announcement.graphql.ts';
 
 let schema: GraphQLSchema | undefined;
 

@@ -12,6 +12,7 @@ import type { Metrics } from '../observability/metrics.ts';
 import type { GraphQLContext } from './context.ts';
 import { formatError } from './errors.ts';
 import { buildSchema } from './schema.ts';
+import { ConnectionQuota, clientIp, prepareOperation, type WebSocketLimits } from './websocket-limits.ts';
 
 /**
  * Close codes the server uses on GraphQL WebSockets (graphql-transport-ws protocol).
@@ -20,6 +21,8 @@ import { buildSchema } from './schema.ts';
 export const WS_CLOSE = {
   unauthenticated: 4401,
   forbidden: 4403,
+  /** WS_MAX_CONNECTIONS_PER_USER or WS_MAX_CONNECTIONS_PER_IP reached; close another connection first. */
+  tooManyConnections: 4429,
   shuttingDown: 1001,
 } as const;
 
@@ -28,6 +31,8 @@ type Connection = {
   /** The upgrade request's id; each operation on the socket gets `<this>/<operation id>`. */
   requestId: string;
   principal: Principal | null;
+  /** Client address (behind a trusted proxy, from X-Forwarded-For): connections not signed in count per address. */
+  ip: string;
   expiryTimer?: NodeJS.Timeout;
 };
 
@@ -48,14 +53,23 @@ function roleFrom(params: Record<string, unknown> | undefined): unknown {
 /**
  * GraphQL subscriptions (and queries, mutations) over WebSocket on /graphql. Authentication happens
  * in `connection_init`; a connection is closed with 4401 when its token expires or its session is
- * signed out, and with 1001 when the server shuts down.
+ * signed out, with 4429 when its account or address has too many open, and with 1001 when the server
+ * shuts down. Operations get the same depth and cost limits as over HTTP.
  */
 export function attachGraphqlWebSocket(
   app: FastifyInstance,
-  options: { services: Services; metrics: Metrics; logger: Logger },
+  options: {
+    services: Services;
+    metrics: Metrics;
+    logger: Logger;
+    trustProxy: boolean;
+    limits: WebSocketLimits;
+  },
 ) {
-  const { services, metrics, logger } = options;
-  const wss = new WebSocketServer({ noServer: true, maxPayload: 1024 * 1024 });
+  const { services, metrics, logger, limits } = options;
+  const wss = new WebSocketServer({ noServer: true, maxPayload: limits.maxMessageBytes });
+  const quota = new ConnectionQuota(limits);
+  const schema = buildSchema();
   const connections = new Map<WebSocket, Connection>();
   let accepting = true;
 
@@ -78,30 +92,40 @@ export function attachGraphqlWebSocket(
   });
 
   wss.on('connection', (socket: WebSocket, request: IncomingMessage) => {
-    connections.set(socket, {
+    const connection: Connection = {
       socket,
       requestId: requestIdFrom(request.headers['x-request-id']),
       principal: null,
-    });
+      ip: clientIp(request, options.trustProxy),
+    };
+    connections.set(socket, connection);
     metrics.websocketConnections.inc();
     socket.once('close', (code) => {
       const connection = connections.get(socket);
       if (connection?.expiryTimer) clearTimeout(connection.expiryTimer);
+      quota.release(socket);
       connections.delete(socket);
       metrics.websocketConnections.dec();
       metrics.websocketClosed.inc({ code: String(code) });
     });
+    if (!quota.admitAnonymous(socket, connection.ip)) {
+      close(connection, WS_CLOSE.tooManyConnections, 'Too many connections from this address');
+    }
   });
 
   useServer(
     {
-      schema: buildSchema(),
+      schema,
       onConnect: async (ctx) => {
         const connection = connections.get(ctx.extra.socket);
         if (!connection) return false;
         try {
           const params = ctx.connectionParams as Record<string, unknown> | undefined;
           const principal = await services.authenticator.authenticate(tokenFrom(params), roleFrom(params));
+          if (principal && !quota.admitUser(ctx.extra.socket, principal.userId)) {
+            close(connection, WS_CLOSE.tooManyConnections, 'Too many connections for this account');
+            return false;
+          }
           connection.principal = principal;
           if (principal) {
             const ms = principal.tokenExpiresAt.getTime() - services.clock.now().getTime();
@@ -122,6 +146,8 @@ export function attachGraphqlWebSocket(
           return false;
         }
       },
+      onSubscribe: (ctx, _id, payload) =>
+        prepareOperation(schema, payload, limits, Object.keys(ctx.subscriptions).length),
       context: (ctx, id): GraphQLContext => {
         const connection = connections.get(ctx.extra.socket);
         const request = ctx.extra.request;
@@ -129,7 +155,7 @@ export function attachGraphqlWebSocket(
         return {
           principal: connection?.principal ?? null,
           requestId,
-          ip: request.socket.remoteAddress ?? null,
+          ip: connection?.ip ?? request.socket.remoteAddress ?? null,
           userAgent: typeof request.headers['user-agent'] === 'string' ? request.headers['user-agent'] : null,
           services,
           log: logger.child({ reqId: requestId, transport: 'websocket' }),
