@@ -9,6 +9,8 @@ import os from 'node:os';
 import path from 'node:path';
 import { startServerProcess } from '../test/server-process.ts';
 import { describeDatabase, startBenchDatabase } from './bench-database.ts';
+import { type EventThroughputResult, measureEventThroughput } from './events.ts';
+import { type FanoutResult, measureBareBroadcast, measureOloFanout } from './fanout.ts';
 import { signIn } from './graphql-client.ts';
 import {
   checkScenario,
@@ -18,6 +20,7 @@ import {
   type ScenarioResult,
   scenarios,
 } from './load.ts';
+import { realtimeReport } from './realtime-report.ts';
 import { invocation, markdownReport } from './report.ts';
 
 const RESULTS_FILE = path.join(import.meta.dirname, 'results', 'latest.md');
@@ -30,6 +33,17 @@ function integerFromEnv(name: string, fallback: number, min: number): number {
     throw new Error(`${name} must be an integer ≥ ${min} (got ${JSON.stringify(raw)})`);
   }
   return value;
+}
+
+function fanoutSizes(): number[] {
+  const raw = process.env.BENCH_FANOUT_SIZES ?? '1000,10000';
+  const sizes = raw.split(',').map((s) => Number(s.trim()));
+  if (sizes.some((n) => !Number.isInteger(n) || n < 1)) {
+    throw new Error(
+      `BENCH_FANOUT_SIZES must be a comma-separated list of positive integers (got ${JSON.stringify(raw)})`,
+    );
+  }
+  return sizes;
 }
 
 const progress = (message: string) => process.stderr.write(`bench: ${message}\n`);
@@ -84,6 +98,9 @@ async function main(): Promise<number> {
       // (its cost is part of every request) but never refuses.
       RATE_LIMIT_PER_IP_PER_MINUTE: '1000000000',
       RATE_LIMIT_PER_USER_PER_MINUTE: '1000000000',
+      // The fan-out benchmark opens up to 10,000 sockets for one account from one address.
+      WS_MAX_CONNECTIONS_PER_USER: '100000',
+      WS_MAX_CONNECTIONS_PER_IP: '100000',
     },
     readyTimeoutMs: 120_000,
   });
@@ -111,6 +128,28 @@ async function main(): Promise<number> {
     );
   }
 
+  const eventCount = integerFromEnv('BENCH_EVENTS', 20_000, 100);
+  const events: EventThroughputResult[] = [];
+  for (const consumers of [1, 10]) {
+    progress(`event log: ${eventCount} events, ${consumers} consumer(s)`);
+    events.push(
+      await measureEventThroughput({
+        databaseUrl: database.url,
+        consumers,
+        events: eventCount,
+        perTransaction: 10,
+        writers: 8,
+      }),
+    );
+  }
+  const rounds = integerFromEnv('BENCH_FANOUT_ROUNDS', 20, 1);
+  const fanout: FanoutResult[] = [];
+  for (const subscribers of fanoutSizes()) {
+    progress(`fan-out: ${subscribers} subscribers, ${rounds} rounds (OLO, then bare ws)`);
+    fanout.push(await measureOloFanout({ baseUrl: server.url, token, subscribers, rounds }));
+    fanout.push(await measureBareBroadcast({ subscribers, rounds }));
+  }
+
   const facts = await describeDatabase(database.url);
   const report = markdownReport(
     {
@@ -122,11 +161,15 @@ async function main(): Promise<number> {
     },
     results,
     warnings(),
-  );
+  ).concat('\n', realtimeReport(events, fanout));
   process.stdout.write(`\n${report}\n`);
 
   const failures = results.filter(failed);
-  if (failures.length > 0) {
+  const lost = fanout.filter((f) => f.missing > 0);
+  const duplicated = events.filter((e) => e.duplicates > 0);
+  for (const f of lost) progress(`FAILED: ${f.name}: ${f.missing} deliveries missing`);
+  for (const e of duplicated) progress(`FAILED: event log with ${e.name}: ${e.duplicates} duplicates`);
+  if (failures.length > 0 || lost.length > 0 || duplicated.length > 0) {
     progress('FAILED: a benchmark of errors is not a benchmark; results were not saved.');
     for (const failure of failures) progress(describeFailure(failure));
     if (warnings().length > 0) progress(`server log:\n${warnings().slice(0, 20).join('\n')}`);

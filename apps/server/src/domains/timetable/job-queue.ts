@@ -133,6 +133,8 @@ export class JobQueue {
     });
     // A dropped idle connection must not crash the process; graphile-worker reconnects its listener.
     pool.on('error', (error) => this.log.warn({ err: error }, 'job queue connection error'));
+    // A checked-out connection that drops fails its pending query; the client itself must not throw.
+    pool.on('connect', (client) => client.on('error', () => {}));
     try {
       await this.migrate(pool);
       const taskList: TaskList = {};
