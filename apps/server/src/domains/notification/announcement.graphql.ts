@@ -3,7 +3,7 @@ import { z } from 'zod';
 import { parseOrThrow } from '../../platform/errors/parse-input.ts';
 import { builder } from '../../platform/graphql/builder.ts';
 import { channels } from '../../platform/realtime/pubsub.ts';
-import { streamChannel } from '../../platform/realtime/stream.ts';
+import { sessionStillActive, streamChannel } from '../../platform/realtime/stream.ts';
 
 type Announcement = { id: string; message: string; publishedAt: string };
 
@@ -47,7 +47,8 @@ builder.subscriptionField('announcements', (t) =>
     type: AnnouncementRef,
     description: 'Announcements published from now on (a topic channel shared by all signed-in clients)',
     authScopes: { signedIn: true },
-    subscribe: (_root, _args, ctx) => streamChannel(ctx.services.pubsub, ANNOUNCEMENTS),
+    subscribe: (_root, _args, ctx) =>
+      streamChannel(ctx.services.pubsub, ANNOUNCEMENTS, sessionStillActive(ctx)),
     resolve: (message) => message as Announcement,
   }),
 );

@@ -1,8 +1,7 @@
-import { AppError } from '../errors/app-error.ts';
 import { builder } from '../graphql/builder.ts';
 import { requirePrincipal } from '../graphql/context.ts';
 import { channels } from './pubsub.ts';
-import { streamChannel } from './stream.ts';
+import { sessionStillActive, streamChannel } from './stream.ts';
 
 /** What the account's own channel carries: an event about this account, after it was committed. */
 export type AccountEventMessage = { type: string; occurredAt: string; payload: unknown };
@@ -24,11 +23,7 @@ builder.subscriptionField('accountEvents', (t) =>
     authScopes: { signedIn: true },
     subscribe: (_root, _args, ctx) => {
       const principal = requirePrincipal(ctx);
-      return streamChannel(ctx.services.pubsub, channels.user(principal.userId), async () => {
-        if (principal.sessionId && !(await ctx.services.accounts.isSessionActive(principal.sessionId))) {
-          throw new AppError('UNAUTHENTICATED', 'Session was signed out', { reason: 'revoked' });
-        }
-      });
+      return streamChannel(ctx.services.pubsub, channels.user(principal.userId), sessionStillActive(ctx));
     },
     resolve: (message) => message as AccountEventMessage,
   }),
