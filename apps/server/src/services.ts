@@ -1,6 +1,7 @@
 import { EventCatalogue } from './domains/event_log/event-catalogue.ts';
 import { registerEventLogJobs } from './domains/event_log/event-log.jobs.ts';
 import { EventLog } from './domains/event_log/event-log.service.ts';
+import { AuditLog } from './domains/mission_control/audit-log.ts';
 import { domainEvents } from './domains/registry.ts';
 import { createTimetable } from './domains/timetable/timetable.ts';
 import { AccountService } from './domains/user/account.service.ts';
@@ -91,6 +92,7 @@ export function createServices(deps: {
     userRepo,
     pubsub,
     eventLog,
+    audit: new AuditLog(db),
     jobs,
     cron,
   };

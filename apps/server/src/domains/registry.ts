@@ -8,6 +8,7 @@ export const domainMigrations: MigrationModule[] = [
   { name: 'user', dir: path.join(import.meta.dirname, 'user', 'migrations') },
   { name: 'event_log', dir: path.join(import.meta.dirname, 'event_log', 'migrations') },
   { name: 'timetable', dir: path.join(import.meta.dirname, 'timetable', 'migrations') },
+  { name: 'mission_control', dir: path.join(import.meta.dirname, 'mission_control', 'migrations') },
 ];
 
 /** Every event type the domains emit (their `<domain>.events.ts`): the event log refuses others. */

@@ -1,5 +1,6 @@
 import type { ColumnType } from 'kysely';
 import type { EventLogTables } from '../../domains/event_log/event-log.tables.ts';
+import type { MissionControlTables } from '../../domains/mission_control/mission-control.tables.ts';
 import type { TimetableTables } from '../../domains/timetable/timetable.tables.ts';
 import type { UserTables } from '../../domains/user/user.tables.ts';
 
@@ -25,4 +26,4 @@ export type PlatformTables = {
 };
 
 /** Every table of every schema, as Kysely sees them. Each domain declares its own in `<domain>.tables.ts`. */
-export type Database = PlatformTables & UserTables & EventLogTables & TimetableTables;
+export type Database = PlatformTables & UserTables & EventLogTables & TimetableTables & MissionControlTables;

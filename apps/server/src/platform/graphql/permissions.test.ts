@@ -62,6 +62,7 @@ describe('permissions are declared on every operation', () => {
       'Subscription.accountEvents': { signedIn: true },
       'Subscription.announcements': { signedIn: true },
       'Mutation.publishAnnouncement': { role: ['admin'] },
+      'Query.auditLog': { role: ['admin'] },
     });
   });
 });

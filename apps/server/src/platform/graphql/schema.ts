@@ -13,6 +13,7 @@ import '../../domains/timetable/timetable.graphql.ts';
 import '../../domains/event_log/event-log.graphql.ts';
 import '../realtime/realtime.graphql.ts';
 import '../../domains/notification/announcement.graphql.ts';
+import '../../domains/mission_control/audit-log.graphql.ts';
 
 let schema: GraphQLSchema | undefined;
 
