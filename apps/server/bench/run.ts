@@ -92,6 +92,7 @@ async function main(): Promise<number> {
       // and a throwaway database gets a throwaway secret.
       NODE_ENV: 'production',
       AUTH_SIGNING_KEY_SECRET: randomBytes(32).toString('base64url'),
+      MEDIA_URL_SECRET: randomBytes(32).toString('base64url'),
       DATABASE_URL: database.url,
       SEED_DEMO_DATA: 'true',
       // One machine sends all the load from one address and one account: the limiter still runs

@@ -1,5 +1,6 @@
 import cors from '@fastify/cors';
 import Fastify, { type FastifyInstance } from 'fastify';
+import { registerMediaRoutes } from './domains/media/media.routes.ts';
 import type { Clock } from './platform/clock.ts';
 import type { Config } from './platform/config/config.ts';
 import type { DatabaseHandle } from './platform/db/database.ts';
@@ -114,6 +115,8 @@ export async function buildApp(options: {
     graphiql: config.graphiql,
     limits: { maxDepth: config.graphqlMaxDepth, maxComplexity: config.limits.graphqlMaxComplexity },
   });
+  // After GraphQL: it declares request.principal, which the upload route sets.
+  await registerMediaRoutes(app, services);
   const sockets = attachGraphqlWebSocket(app, {
     services,
     metrics,
@@ -126,10 +129,15 @@ export async function buildApp(options: {
       maxSubscriptionsPerConnection: config.limits.wsMaxSubscriptionsPerConnection,
       maxMessageBytes: config.limits.httpBodyLimitBytes,
     },
+    onConnectionChange: (change) => services.presence.connectionChanged(change),
   });
+  // This node's row and heartbeat: its users' connections count only while it beats.
+  await services.presence.start();
   // A sign-out on any node drops the session from this node's caches and closes its sockets here.
   const revocations = new AbortController();
   const revoked = await pubsub.subscribe(channels.sessionsRevoked, revocations.signal);
+  // A settings change on any node drops this node's cached settings.
+  await services.settings.listen(revocations.signal);
   void (async () => {
     for await (const ids of revoked) {
       if (!Array.isArray(ids)) continue;
@@ -137,6 +145,23 @@ export async function buildApp(options: {
       services.accounts.forgetSessions(sessionIds);
       sockets.closeSessions(sessionIds);
     }
+  })();
+  // A ban on any node: forget cached accounts here and close the banned users' sockets with 4403.
+  const banned = await pubsub.subscribe(channels.usersBanned, revocations.signal);
+  void (async () => {
+    for await (const ids of banned) {
+      if (!Array.isArray(ids)) continue;
+      services.accounts.forgetAccounts();
+      sockets.closeUsers(
+        ids.filter((id): id is string => typeof id === 'string'),
+        'BANNED',
+      );
+    }
+  })();
+  // Roles changed or an account deleted on any node: take effect here at once, not after the cache TTL.
+  const changed = await pubsub.subscribe(channels.accountsChanged, revocations.signal);
+  void (async () => {
+    for await (const _ids of changed) services.accounts.forgetAccounts();
   })();
 
   return {
@@ -151,6 +176,8 @@ export async function buildApp(options: {
       // Stop accepting first, then tell socket clients to go elsewhere while requests finish.
       const closing = app.close();
       await sockets.shutdown();
+      // The sockets' closes are recorded and this node's users go offline now, not after the TTL.
+      await services.presence.stop();
       await closing;
       // Consumers finish their batch while the pool is still open.
       await services.eventLog.stop();

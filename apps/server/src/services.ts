@@ -1,10 +1,26 @@
 import { EventCatalogue } from './domains/event_log/event-catalogue.ts';
 import { registerEventLogJobs } from './domains/event_log/event-log.jobs.ts';
 import { EventLog } from './domains/event_log/event-log.service.ts';
+import { kycAccountVisibleEvents } from './domains/kyc/kyc.events.ts';
+import { KycRepository } from './domains/kyc/kyc.repository.ts';
+import { KycService } from './domains/kyc/kyc.service.ts';
+import { mediaAccountVisibleEvents } from './domains/media/media.events.ts';
+import { MediaRepository } from './domains/media/media.repository.ts';
+import { MediaService } from './domains/media/media.service.ts';
+import { MediaUrlSigner } from './domains/media/media-url-signer.ts';
 import { AuditLog } from './domains/mission_control/audit-log.ts';
+import { registerProfileConsumers } from './domains/profile/profile.consumers.ts';
+import { ProfileRepository } from './domains/profile/profile.repository.ts';
+import { ProfileService } from './domains/profile/profile.service.ts';
 import { domainEvents } from './domains/registry.ts';
+import { SettingsRepository } from './domains/settings/settings.repository.ts';
+import { SettingsService } from './domains/settings/settings.service.ts';
 import { createTimetable } from './domains/timetable/timetable.ts';
 import { AccountService } from './domains/user/account.service.ts';
+import { AccountDeletionService } from './domains/user/account-deletion.service.ts';
+import { ModerationService } from './domains/user/moderation.service.ts';
+import { createPresence } from './domains/user/presence/presence.ts';
+import { PushTokenService } from './domains/user/push-tokens.service.ts';
 import { SessionService } from './domains/user/session.service.ts';
 import { SignInService } from './domains/user/sign-in.service.ts';
 import { accountVisibleEvents } from './domains/user/user.events.ts';
@@ -19,6 +35,7 @@ import type { Logger } from './platform/observability/logger.ts';
 import { registerAccountEventsFanout } from './platform/realtime/account-events.consumer.ts';
 import { channels, type PubSub } from './platform/realtime/pubsub.ts';
 import { createLocalSmsProvider } from './providers/sms/local-sms.provider.ts';
+import { createStorage } from './providers/storage/create-storage.ts';
 
 export const SERVER_VERSION = '0.1.0';
 
@@ -68,8 +85,13 @@ export function createServices(deps: {
     onRevoked: (ids) => pubsub.publish(channels.sessionsRevoked, ids),
     events: eventLog,
   });
-  registerAccountEventsFanout(eventLog, pubsub, accountVisibleEvents);
+  registerAccountEventsFanout(eventLog, pubsub, [
+    ...accountVisibleEvents,
+    ...mediaAccountVisibleEvents,
+    ...kycAccountVisibleEvents,
+  ]);
   registerEventLogJobs(cron, eventLog);
+  const presence = createPresence({ db, eventLog, cron, pubsub, clock, logger, settings: config.presence });
   const sms = createLocalSmsProvider((message) => userRepo.recordSms(message), logger);
   const signIn = new SignInService({
     repo: userRepo,
@@ -80,21 +102,82 @@ export function createServices(deps: {
     throttle: config.auth.throttle,
     otpTtlSeconds: config.auth.otpTtlSeconds,
   });
+  const audit = new AuditLog(db);
+  const settings = new SettingsService({ repo: new SettingsRepository(db), audit, pubsub, clock, logger });
+  const profileRepo = new ProfileRepository(db);
+  registerProfileConsumers(eventLog, profileRepo);
+  const profiles = new ProfileService({
+    repo: profileRepo,
+    accounts,
+    // Email and phone stay the user domain's: read through its code on each private-profile read.
+    contacts: {
+      contactsOf: async (userId) => {
+        const credentials = await userRepo.listCredentials(userId);
+        return {
+          email: credentials.find((c) => c.kind === 'email')?.identifier ?? null,
+          phone: credentials.find((c) => c.kind === 'phone')?.identifier ?? null,
+        };
+      },
+    },
+    audit,
+    events: eventLog,
+    clock,
+  });
+  const storage = createStorage(config.media);
+  const media = new MediaService({
+    db,
+    repo: new MediaRepository(db),
+    storage,
+    signer: new MediaUrlSigner(config.media.urlSecret),
+    clock,
+    eventLog,
+    audit,
+    publicUrl: config.publicUrl,
+    maxImageBytes: config.media.maxImageBytes,
+    urlTtlSeconds: config.media.urlTtlSeconds,
+  });
+  const kyc = new KycService({ db, repo: new KycRepository(db), media, audit, eventLog, clock });
+  const moderation = new ModerationService({
+    repo: userRepo,
+    accounts,
+    audit,
+    events: eventLog,
+    clock,
+    publish: (channel, userIds) => pubsub.publish(channels[channel], userIds),
+  });
+  const pushTokens = new PushTokenService(userRepo, clock);
+  const accountDeletion = new AccountDeletionService({
+    repo: userRepo,
+    accounts,
+    events: eventLog,
+    clock,
+    onSessionsEnded: (ids) => pubsub.publish(channels.sessionsRevoked, ids),
+    onAccountChanged: (userId) => pubsub.publish(channels.accountsChanged, [userId]),
+  });
   return {
     version: SERVER_VERSION,
     clock,
     signingKeys,
     tokens,
-    authenticator: new Authenticator(tokens, accounts),
+    authenticator: new Authenticator(tokens, accounts, clock),
     accounts,
     sessions,
     signIn,
     userRepo,
     pubsub,
     eventLog,
-    audit: new AuditLog(db),
+    audit,
+    moderation,
+    pushTokens,
+    accountDeletion,
+    settings,
+    profiles,
     jobs,
     cron,
+    presence,
+    storage,
+    media,
+    kyc,
   };
 }
 

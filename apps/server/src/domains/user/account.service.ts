@@ -1,4 +1,4 @@
-import type { AccountDirectory } from '../../platform/auth/principal.ts';
+import type { AccountBan, AccountDirectory } from '../../platform/auth/principal.ts';
 import type { Role } from '../../platform/auth/roles.ts';
 import type { VerifiedToken } from '../../platform/auth/tokens.ts';
 import { TtlCache } from '../../platform/cache/ttl-cache.ts';
@@ -9,6 +9,8 @@ import type { EventSink } from '../event_log/event-log.service.ts';
 import { type SignUpMethod, userSignUp } from './user.events.ts';
 import type { UserRepository, UserRow } from './user.repository.ts';
 
+type Account = { userId: string; roles: Role[]; ban: AccountBan | null };
+
 // Short enough that a role change or sign-out elsewhere shows within seconds; long enough
 // that a burst of requests costs one lookup.
 const ACCOUNT_CACHE_MS = 5_000;
@@ -18,7 +20,7 @@ const SESSION_CACHE_MS = 2_000;
 export class AccountService implements AccountDirectory {
   private readonly repo: UserRepository;
   private readonly oloIssuer: string;
-  private readonly accounts: TtlCache<{ userId: string; roles: Role[] }>;
+  private readonly accounts: TtlCache<Account>;
   private readonly sessions: TtlCache<boolean>;
   private readonly clock: Clock;
   private readonly events: EventSink;
@@ -36,12 +38,17 @@ export class AccountService implements AccountDirectory {
     return this.oloIssuer;
   }
 
-  async accountFor(token: VerifiedToken): Promise<{ userId: string; roles: Role[] }> {
+  async accountFor(token: VerifiedToken): Promise<Account> {
     return this.accounts.getOrLoad(`${token.issuer}\n${token.subject}`, async () => {
       if (token.issuerKind === 'olo') {
         const user = await this.repo.findUser(token.subject);
-        if (!user) throw new AppError('UNAUTHENTICATED', 'Account no longer exists', { reason: 'revoked' });
-        return { userId: user.id, roles: user.roles };
+        if (!user || user.status === 'deleted')
+          throw new AppError('UNAUTHENTICATED', 'Account no longer exists', { reason: 'revoked' });
+        return {
+          userId: user.id,
+          roles: user.roles,
+          ban: user.ban && { reason: user.ban.reason, until: user.ban.until },
+        };
       }
       return this.findOrCreateByIdentity(token.issuer, token.subject);
     });
@@ -52,9 +59,20 @@ export class AccountService implements AccountDirectory {
   }
 
   /** The first valid token of an unknown subject creates the account with role `user`. */
-  async findOrCreateByIdentity(issuer: string, subject: string): Promise<{ userId: string; roles: Role[] }> {
+  async findOrCreateByIdentity(issuer: string, subject: string): Promise<Account> {
     const existing = await this.repo.findIdentity(issuer, subject);
-    if (existing) return existing;
+    if (existing) {
+      if (existing.status === 'deleted')
+        throw new AppError('UNAUTHENTICATED', 'Account no longer exists', { reason: 'revoked' });
+      return {
+        userId: existing.userId,
+        roles: existing.roles,
+        ban:
+          existing.bannedAt && existing.banReason !== null
+            ? { reason: existing.banReason, until: existing.banUntil }
+            : null,
+      };
+    }
     const account = await withTransaction(this.repo.db, async (tx) => {
       const user = await this.repo.createUser(tx);
       const owner = await this.repo.insertIdentity(tx, user.id, issuer, subject);
@@ -69,7 +87,7 @@ export class AccountService implements AccountDirectory {
       await this.repo.deleteUser(tx, user.id);
       const found = await this.repo.findIdentity(issuer, subject, tx);
       if (!found) throw new Error('identity vanished during creation');
-      return { ...found, created: false };
+      return { userId: found.userId, roles: found.roles, created: false };
     });
     if (account.created) {
       // The first sign-in through an outside issuer (Firebase) is recorded like a built-in one.
@@ -83,7 +101,7 @@ export class AccountService implements AccountDirectory {
         at: this.clock.now(),
       });
     }
-    return { userId: account.userId, roles: account.roles };
+    return { userId: account.userId, roles: account.roles, ban: null };
   }
 
   /**
@@ -115,6 +133,15 @@ export class AccountService implements AccountDirectory {
 
   async setRoles(userId: string, roles: Role[]): Promise<void> {
     await this.repo.setRoles(this.repo.db, userId, roles);
+    this.forgetAccounts();
+  }
+
+  /**
+   * Drops every cached account in this process, after a change of roles, ban or deletion. The cache
+   * is keyed by (issuer, subject), not by user, so it is cleared whole; changes are rare. Other
+   * nodes do the same when they hear of the change on pubsub (channels.accountsChanged/usersBanned).
+   */
+  forgetAccounts(): void {
     this.accounts.clear();
   }
 

@@ -7,7 +7,7 @@ import { AppError } from '../../platform/errors/app-error.ts';
 import type { EventSink } from '../event_log/event-log.service.ts';
 import type { AccountService } from './account.service.ts';
 import { userSignedIn } from './user.events.ts';
-import type { UserRepository } from './user.repository.ts';
+import type { SessionRow, UserRepository } from './user.repository.ts';
 
 export type DeviceInfo = { deviceName: string | null; userAgent: string | null; ip: string | null };
 
@@ -138,6 +138,17 @@ export class SessionService {
     this.accounts.forgetSessions(revoked);
     if (revoked.length > 0) await this.onRevoked(revoked);
     return revoked.length;
+  }
+
+  /** The account's signed-in devices, most recently used first. */
+  async listOpen(userId: string): Promise<SessionRow[]> {
+    return this.repo.listSessions(userId, { includeRevoked: false });
+  }
+
+  /** Signs out one of the caller's own sessions; NOT_FOUND for anyone else's (or an ended one). */
+  async revokeOwn(userId: string, sessionId: string): Promise<void> {
+    const closed = await this.signOut(userId, { sessionId });
+    if (closed === 0) throw new AppError('NOT_FOUND', 'Session not found');
   }
 
   private async newRefreshToken(tx: Tx, sessionId: string) {

@@ -30,8 +30,38 @@ export const userSignedIn = defineEvent({
   }),
 });
 
+export const userBanned = defineEvent({
+  type: 'user_banned',
+  version: 1,
+  description:
+    'A moderator or admin banned the account: its tokens are refused with BANNED until `until` ' +
+    '(null: until unbanned). Emitted again when an existing ban is changed.',
+  payload: z.object({
+    userId: z.uuid(),
+    reason: z.string(),
+    until: z.iso.datetime().nullable(),
+    bannedBy: z.uuid().nullable(),
+  }),
+});
+
+export const userUnbanned = defineEvent({
+  type: 'user_unbanned',
+  version: 1,
+  description: 'A moderator or admin lifted the ban before it ended by itself.',
+  payload: z.object({ userId: z.uuid(), unbannedBy: z.uuid().nullable() }),
+});
+
+export const userDeleted = defineEvent({
+  type: 'user_deleted',
+  version: 1,
+  description:
+    "The account was deleted at the user's request. The user domain already erased its personal data " +
+    'and kept an anonymised row; other domains (profile, media, …) erase theirs when they consume this.',
+  payload: z.object({ userId: z.uuid() }),
+});
+
 /** Every event the user domain emits. */
-export const userEvents = [userSignUp, userSignedIn];
+export const userEvents = [userSignUp, userSignedIn, userBanned, userUnbanned, userDeleted];
 
 /** Events the account itself may see on its accountEvents subscription. */
 export const accountVisibleEvents = [userSignedIn];

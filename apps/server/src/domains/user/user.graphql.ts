@@ -1,8 +1,10 @@
 import { ROLES, type Role } from '../../platform/auth/roles.ts';
+import { notFound } from '../../platform/errors/app-error.ts';
 import { builder } from '../../platform/graphql/builder.ts';
 import { type GraphQLContext, requirePrincipal } from '../../platform/graphql/context.ts';
 import type { AuthTokens } from './session.service.ts';
-import type { UserRow } from './user.repository.ts';
+import type { PushTokenRow, SessionRow, UserRow } from './user.repository.ts';
+import { PUSH_KINDS, PUSH_PLATFORMS } from './user.tables.ts';
 
 export const RoleEnum = builder.enumType('Role', { values: ROLES });
 
@@ -136,6 +138,123 @@ builder.mutationFields((t) => ({
       // A Firebase token has no OLO session: the app signs out of Firebase itself.
       if (!principal.sessionId) return 0;
       return ctx.services.sessions.signOut(principal.userId, { sessionId: principal.sessionId });
+    },
+  }),
+}));
+
+const uuidPattern = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+
+const Session = builder.objectRef<SessionRow & { current: boolean }>('Session').implement({
+  description: 'A signed-in device of the calling account',
+  authScopes: { signedIn: true },
+  fields: (t) => ({
+    id: t.exposeID('id'),
+    deviceName: t.string({ nullable: true, resolve: (s) => s.deviceName }),
+    userAgent: t.string({ nullable: true, resolve: (s) => s.userAgent }),
+    ip: t.string({ nullable: true, resolve: (s) => s.ip }),
+    createdAt: t.field({ type: 'DateTime', resolve: (s) => s.createdAt }),
+    lastSeenAt: t.field({
+      type: 'DateTime',
+      description: 'Last sign-in or refresh',
+      resolve: (s) => s.lastSeenAt,
+    }),
+    current: t.boolean({ description: 'The session this request was made with', resolve: (s) => s.current }),
+  }),
+});
+
+export const PushPlatformEnum = builder.enumType('PushPlatform', { values: PUSH_PLATFORMS });
+export const PushKindEnum = builder.enumType('PushKind', {
+  description: 'The push service a token belongs to',
+  values: PUSH_KINDS,
+});
+
+const PushToken = builder.objectRef<PushTokenRow>('PushToken').implement({
+  description: "A device's push registration token",
+  authScopes: { signedIn: true },
+  fields: (t) => ({
+    id: t.exposeID('id'),
+    kind: t.field({ type: PushKindEnum, resolve: (p) => p.kind }),
+    platform: t.field({ type: PushPlatformEnum, resolve: (p) => p.platform }),
+    sessionId: t.id({ nullable: true, resolve: (p) => p.sessionId }),
+    createdAt: t.field({ type: 'DateTime', resolve: (p) => p.createdAt }),
+    updatedAt: t.field({ type: 'DateTime', resolve: (p) => p.updatedAt }),
+  }),
+});
+
+builder.queryFields((t) => ({
+  mySessions: t.field({
+    type: [Session],
+    description: "The calling account's signed-in devices, most recently used first",
+    authScopes: { signedIn: true },
+    resolve: async (_root, _args, ctx) => {
+      const principal = requirePrincipal(ctx);
+      const sessions = await ctx.services.sessions.listOpen(principal.userId);
+      return sessions.map((s) => ({ ...s, current: s.id === principal.sessionId }));
+    },
+  }),
+  exportMyData: t.field({
+    type: 'JSON',
+    description:
+      'Everything the user domain holds about the calling account, as JSON (no password or token hashes)',
+    authScopes: { signedIn: true },
+    resolve: (_root, _args, ctx) => ctx.services.accountDeletion.exportData(requirePrincipal(ctx).userId),
+  }),
+}));
+
+builder.mutationFields((t) => ({
+  revokeSession: t.boolean({
+    description: 'Signs out one of your own devices (its tokens and sockets stop working at once)',
+    authScopes: { signedIn: true },
+    args: { id: t.arg.id({ required: true }) },
+    resolve: async (_root, args, ctx) => {
+      const principal = requirePrincipal(ctx);
+      const id = String(args.id);
+      if (!uuidPattern.test(id)) throw notFound('Session');
+      await ctx.services.sessions.revokeOwn(principal.userId, id);
+      return true;
+    },
+  }),
+  registerPushToken: t.field({
+    type: PushToken,
+    description:
+      "Registers this device's push token (bound to the calling session). A token already registered " +
+      'moves to the calling account.',
+    authScopes: { signedIn: true },
+    args: {
+      token: t.arg.string({ required: true }),
+      platform: t.arg({ type: PushPlatformEnum, required: true }),
+      kind: t.arg({ type: PushKindEnum, required: true }),
+    },
+    resolve: (_root, args, ctx) => {
+      const principal = requirePrincipal(ctx);
+      return ctx.services.pushTokens.register({
+        userId: principal.userId,
+        sessionId: principal.sessionId ?? null,
+        platform: args.platform,
+        kind: args.kind,
+        token: args.token,
+      });
+    },
+  }),
+  unregisterPushToken: t.boolean({
+    description: 'Removes a push token of the calling account; false when it had no such token',
+    authScopes: { signedIn: true },
+    args: {
+      token: t.arg.string({ required: true }),
+      kind: t.arg({ type: PushKindEnum, required: true }),
+    },
+    resolve: (_root, args, ctx) =>
+      ctx.services.pushTokens.unregister(requirePrincipal(ctx).userId, args.kind, args.token),
+  }),
+  deleteMyAccount: t.boolean({
+    description:
+      'Deletes the calling account for good: personal data is erased and every token stops working. ' +
+      'Pass confirm: "DELETE".',
+    authScopes: { signedIn: true },
+    args: { confirm: t.arg.string({ required: true }) },
+    resolve: async (_root, args, ctx) => {
+      await ctx.services.accountDeletion.deleteAccount(requirePrincipal(ctx).userId, args.confirm);
+      return true;
     },
   }),
 }));

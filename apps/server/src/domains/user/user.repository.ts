@@ -2,11 +2,93 @@ import { sql } from 'kysely';
 import type { Role } from '../../platform/auth/roles.ts';
 import type { Db } from '../../platform/db/database.ts';
 import type { Tx } from '../../platform/db/transaction.ts';
-import type { LoginMethod } from './user.tables.ts';
+import type { LoginMethod, PushKind, PushPlatform, UserStatus } from './user.tables.ts';
 
 type Executor = Db | Tx;
 
-export type UserRow = { id: string; roles: Role[]; createdAt: Date };
+export type Ban = { reason: string; until: Date | null; bannedAt: Date; bannedBy: string | null };
+
+export type UserRow = {
+  id: string;
+  roles: Role[];
+  createdAt: Date;
+  status: UserStatus;
+  deletedAt: Date | null;
+  /** The last ban set, which may have ended by itself (see `isBanActive`). */
+  ban: Ban | null;
+};
+
+export const isBanActive = (ban: Ban | null, now: Date): ban is Ban =>
+  ban !== null && (ban.until === null || ban.until > now);
+
+const USER_COLUMNS = [
+  'id',
+  'roles',
+  'created_at',
+  'status',
+  'deleted_at',
+  'ban_reason',
+  'ban_until',
+  'banned_at',
+  'banned_by',
+] as const;
+
+type UserColumns = {
+  id: string;
+  roles: Role[];
+  created_at: Date;
+  status: UserStatus;
+  deleted_at: Date | null;
+  ban_reason: string | null;
+  ban_until: Date | null;
+  banned_at: Date | null;
+  banned_by: string | null;
+};
+
+const toUser = (row: UserColumns): UserRow => ({
+  id: row.id,
+  roles: row.roles,
+  createdAt: row.created_at,
+  status: row.status,
+  deletedAt: row.deleted_at,
+  ban:
+    row.banned_at && row.ban_reason !== null
+      ? { reason: row.ban_reason, until: row.ban_until, bannedAt: row.banned_at, bannedBy: row.banned_by }
+      : null,
+});
+
+export type SessionRow = {
+  id: string;
+  deviceName: string | null;
+  userAgent: string | null;
+  ip: string | null;
+  createdAt: Date;
+  lastSeenAt: Date;
+  revokedAt: Date | null;
+  revokeReason: string | null;
+};
+
+export type PushTokenRow = {
+  id: string;
+  sessionId: string | null;
+  platform: PushPlatform;
+  kind: PushKind;
+  token: string;
+  createdAt: Date;
+  updatedAt: Date;
+};
+
+export type UserSearch = {
+  query: { id: string } | { identifier: string } | null;
+  role: Role | null;
+  status: 'active' | 'banned' | 'deleted' | null;
+  createdFrom: Date | null;
+  createdTo: Date | null;
+  ascending: boolean;
+  after: { createdAt: Date; id: string } | null;
+  limit: number;
+  now: Date;
+};
 
 /** The only code that reads or writes the `user` schema. */
 export class UserRepository {
@@ -19,19 +101,30 @@ export class UserRepository {
   async findUser(id: string, ex: Executor = this.db): Promise<UserRow | undefined> {
     const row = await ex
       .selectFrom('user.users')
-      .select(['id', 'roles', 'created_at'])
+      .select(USER_COLUMNS)
       .where('id', '=', id)
       .executeTakeFirst();
-    return row && { id: row.id, roles: row.roles, createdAt: row.created_at };
+    return row && toUser(row);
+  }
+
+  /** The row locked for an admin change, so concurrent changes apply one after the other. */
+  async lockUser(tx: Tx, id: string): Promise<UserRow | undefined> {
+    const row = await tx
+      .selectFrom('user.users')
+      .select(USER_COLUMNS)
+      .where('id', '=', id)
+      .forUpdate()
+      .executeTakeFirst();
+    return row && toUser(row);
   }
 
   async createUser(ex: Executor, roles: Role[] = ['user']): Promise<UserRow> {
     const row = await ex
       .insertInto('user.users')
       .values({ roles })
-      .returning(['id', 'roles', 'created_at'])
+      .returning(USER_COLUMNS)
       .executeTakeFirstOrThrow();
-    return { id: row.id, roles: row.roles, createdAt: row.created_at };
+    return toUser(row);
   }
 
   async setRoles(ex: Executor, userId: string, roles: Role[]): Promise<void> {
@@ -46,7 +139,15 @@ export class UserRepository {
     return ex
       .selectFrom('user.identities')
       .innerJoin('user.users', 'user.users.id', 'user.identities.user_id')
-      .select(['user.users.id as userId', 'user.users.roles as roles'])
+      .select([
+        'user.users.id as userId',
+        'user.users.roles as roles',
+        'user.users.status as status',
+        'user.users.ban_reason as banReason',
+        'user.users.ban_until as banUntil',
+        'user.users.banned_at as bannedAt',
+        'user.users.banned_by as bannedBy',
+      ])
       .where('issuer', '=', issuer)
       .where('subject', '=', subject)
       .executeTakeFirst();
@@ -209,7 +310,10 @@ export class UserRepository {
     if ('sessionId' in where) query = query.where('id', '=', where.sessionId);
     if (where.userId) query = query.where('user_id', '=', where.userId);
     const rows = await query.returning('id').execute();
-    return rows.map((r) => r.id);
+    const ids = rows.map((r) => r.id);
+    // A signed-out device must not keep receiving the account's pushes.
+    if (ids.length > 0) await ex.deleteFrom('user.push_tokens').where('session_id', 'in', ids).execute();
+    return ids;
   }
 
   async insertRefreshToken(
@@ -290,4 +394,235 @@ export class UserRepository {
     const rows = await query.orderBy('created_at', 'desc').limit(limit).execute();
     return rows.map((r) => r.created_at);
   }
+
+  // --- bans and roles (mission_control acts through the user domain's services) ---
+
+  async setBan(tx: Tx, userId: string, ban: Ban | null): Promise<void> {
+    await tx
+      .updateTable('user.users')
+      .set({
+        ban_reason: ban?.reason ?? null,
+        ban_until: ban?.until ?? null,
+        banned_at: ban?.bannedAt ?? null,
+        banned_by: ban?.bannedBy ?? null,
+        updated_at: new Date(),
+      })
+      .where('id', '=', userId)
+      .execute();
+  }
+
+  /** Admin search, keyset-paginated on (created_at, id). */
+  async searchUsers(search: UserSearch): Promise<UserRow[]> {
+    let query = this.db.selectFrom('user.users').select(USER_COLUMNS);
+    const q = search.query;
+    if (q && 'id' in q) query = query.where('id', '=', q.id);
+    if (q && 'identifier' in q) {
+      const identifier = q.identifier;
+      query = query.where((eb) =>
+        eb.exists(
+          eb
+            .selectFrom('user.credentials')
+            .select(sql`1`.as('one'))
+            .whereRef('user.credentials.user_id', '=', 'user.users.id')
+            .where('user.credentials.identifier', '=', identifier),
+        ),
+      );
+    }
+    if (search.role) query = query.where(sql<boolean>`roles @> array[${search.role}]::text[]`);
+    const banned = sql<boolean>`(banned_at is not null and (ban_until is null or ban_until > ${search.now}))`;
+    if (search.status === 'deleted') query = query.where('status', '=', 'deleted');
+    if (search.status === 'banned') query = query.where('status', '=', 'active').where(banned);
+    if (search.status === 'active')
+      query = query.where('status', '=', 'active').where(sql<boolean>`not ${banned}`);
+    if (search.createdFrom) query = query.where('created_at', '>=', search.createdFrom);
+    if (search.createdTo) query = query.where('created_at', '<', search.createdTo);
+    // Postgres keeps microseconds, a cursor (a JS Date) milliseconds: order and compare on the latter.
+    const createdMs = sql<Date>`date_trunc('milliseconds', created_at)`;
+    if (search.after) {
+      const { createdAt, id } = search.after;
+      query = search.ascending
+        ? query.where(sql<boolean>`(${createdMs}, id) > (${createdAt}, ${id}::uuid)`)
+        : query.where(sql<boolean>`(${createdMs}, id) < (${createdAt}, ${id}::uuid)`);
+    }
+    const direction = search.ascending ? sql`asc` : sql`desc`;
+    const rows = await query
+      .orderBy(sql`${createdMs} ${direction}`)
+      .orderBy(sql`id ${direction}`)
+      .limit(search.limit)
+      .execute();
+    return rows.map(toUser);
+  }
+
+  async listIdentities(userId: string) {
+    return this.db
+      .selectFrom('user.identities')
+      .select(['issuer', 'subject', 'created_at as createdAt', 'last_seen_at as lastSeenAt'])
+      .where('user_id', '=', userId)
+      .orderBy('created_at')
+      .execute();
+  }
+
+  /** Email addresses and phone numbers, never password hashes. */
+  async listCredentials(userId: string) {
+    return this.db
+      .selectFrom('user.credentials')
+      .select(['kind', 'identifier', 'created_at as createdAt'])
+      .where('user_id', '=', userId)
+      .orderBy('created_at')
+      .execute();
+  }
+
+  async listSessions(userId: string, options: { includeRevoked: boolean }): Promise<SessionRow[]> {
+    let query = this.db
+      .selectFrom('user.sessions')
+      .select([
+        'id',
+        'device_name as deviceName',
+        'user_agent as userAgent',
+        'ip',
+        'created_at as createdAt',
+        'last_seen_at as lastSeenAt',
+        'revoked_at as revokedAt',
+        'revoke_reason as revokeReason',
+      ])
+      .where('user_id', '=', userId);
+    if (!options.includeRevoked) query = query.where('revoked_at', 'is', null);
+    return query.orderBy('last_seen_at', 'desc').orderBy('id').execute();
+  }
+
+  // --- push tokens ---
+
+  /** Registers (kind, token) for this account, taking it from any other account that had it. */
+  async upsertPushToken(input: {
+    userId: string;
+    sessionId: string | null;
+    platform: PushPlatform;
+    kind: PushKind;
+    token: string;
+    now: Date;
+  }): Promise<PushTokenRow> {
+    return this.db
+      .insertInto('user.push_tokens')
+      .values({
+        user_id: input.userId,
+        session_id: input.sessionId,
+        platform: input.platform,
+        kind: input.kind,
+        token: input.token,
+        created_at: input.now,
+        updated_at: input.now,
+      })
+      .onConflict((oc) =>
+        oc.columns(['kind', 'token']).doUpdateSet({
+          user_id: input.userId,
+          session_id: input.sessionId,
+          platform: input.platform,
+          updated_at: input.now,
+        }),
+      )
+      .returning(PUSH_COLUMNS)
+      .executeTakeFirstOrThrow();
+  }
+
+  async deletePushToken(userId: string, kind: PushKind, token: string): Promise<boolean> {
+    const rows = await this.db
+      .deleteFrom('user.push_tokens')
+      .where('user_id', '=', userId)
+      .where('kind', '=', kind)
+      .where('token', '=', token)
+      .returning('id')
+      .execute();
+    return rows.length > 0;
+  }
+
+  async deletePushTokens(kind: PushKind, tokens: readonly string[]): Promise<number> {
+    if (tokens.length === 0) return 0;
+    const rows = await this.db
+      .deleteFrom('user.push_tokens')
+      .where('kind', '=', kind)
+      .where('token', 'in', [...tokens])
+      .returning('id')
+      .execute();
+    return rows.length;
+  }
+
+  async listPushTokens(userId: string): Promise<PushTokenRow[]> {
+    return this.db
+      .selectFrom('user.push_tokens')
+      .select(PUSH_COLUMNS)
+      .where('user_id', '=', userId)
+      .orderBy('created_at')
+      .execute();
+  }
+
+  // --- deletion and export ---
+
+  /**
+   * Erases the account's personal data and leaves an anonymised row. Returns the sessions that
+   * were open, so their sockets can be closed and caches dropped.
+   */
+  async eraseUser(tx: Tx, userId: string, now: Date): Promise<string[]> {
+    const open = await tx
+      .selectFrom('user.sessions')
+      .select('id')
+      .where('user_id', '=', userId)
+      .where('revoked_at', 'is', null)
+      .execute();
+    const phones = await tx
+      .selectFrom('user.credentials')
+      .select('identifier')
+      .where('user_id', '=', userId)
+      .where('kind', '=', 'phone')
+      .execute();
+    const phoneNumbers = phones.map((p) => p.identifier);
+    if (phoneNumbers.length > 0) {
+      await tx.deleteFrom('user.otp_challenges').where('phone', 'in', phoneNumbers).execute();
+      await tx.deleteFrom('user.sms_outbox').where('to_phone', 'in', phoneNumbers).execute();
+    }
+    await tx.deleteFrom('user.push_tokens').where('user_id', '=', userId).execute();
+    // Refresh tokens go with their sessions (on delete cascade).
+    await tx.deleteFrom('user.sessions').where('user_id', '=', userId).execute();
+    await tx.deleteFrom('user.credentials').where('user_id', '=', userId).execute();
+    await tx.deleteFrom('user.identities').where('user_id', '=', userId).execute();
+    // Attempts stay for abuse statistics, without anything that names the person.
+    await tx
+      .updateTable('user.login_attempts')
+      .set({ identifier: 'deleted', ip: null })
+      .where('user_id', '=', userId)
+      .execute();
+    await tx
+      .updateTable('user.users')
+      .set({
+        status: 'deleted',
+        deleted_at: now,
+        roles: ['user'],
+        ban_reason: null,
+        ban_until: null,
+        banned_at: null,
+        banned_by: null,
+        updated_at: now,
+      })
+      .where('id', '=', userId)
+      .execute();
+    return open.map((s) => s.id);
+  }
+
+  async listLoginAttempts(userId: string) {
+    return this.db
+      .selectFrom('user.login_attempts')
+      .select(['method', 'identifier', 'ip', 'success', 'reason', 'created_at as createdAt'])
+      .where('user_id', '=', userId)
+      .orderBy('id')
+      .execute();
+  }
 }
+
+const PUSH_COLUMNS = [
+  'id',
+  'session_id as sessionId',
+  'platform',
+  'kind',
+  'token',
+  'created_at as createdAt',
+  'updated_at as updatedAt',
+] as const;

@@ -10,6 +10,22 @@ export type UserTables = {
     roles: ColumnType<Role[], Role[] | undefined, Role[]>;
     created_at: CreatedAt;
     updated_at: Timestamp;
+    status: ColumnType<UserStatus, UserStatus | undefined, UserStatus>;
+    deleted_at: Date | null;
+    ban_reason: string | null;
+    ban_until: Date | null;
+    banned_at: Date | null;
+    banned_by: string | null;
+  };
+  'user.push_tokens': {
+    id: Generated<string>;
+    user_id: string;
+    session_id: string | null;
+    platform: PushPlatform;
+    kind: PushKind;
+    token: string;
+    created_at: CreatedAt;
+    updated_at: Timestamp;
   };
   'user.identities': {
     id: Generated<string>;
@@ -76,3 +92,11 @@ export type UserTables = {
 };
 
 export type LoginMethod = 'phone_code' | 'email_password' | 'refresh' | 'external_token';
+
+/** Stored account status; `banned` is derived from the ban columns (a ban ends by itself at ban_until). */
+export type UserStatus = 'active' | 'deleted';
+
+export const PUSH_PLATFORMS = ['ios', 'android', 'web'] as const;
+export type PushPlatform = (typeof PUSH_PLATFORMS)[number];
+export const PUSH_KINDS = ['fcm', 'onesignal', 'apns', 'apns_voip', 'webpush'] as const;
+export type PushKind = (typeof PUSH_KINDS)[number];

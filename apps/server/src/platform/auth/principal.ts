@@ -1,3 +1,4 @@
+import type { Clock } from '../clock.ts';
 import { AppError } from '../errors/app-error.ts';
 import { isRole, primaryRole, type Role } from './roles.ts';
 import type { TokenService, VerifiedToken } from './tokens.ts';
@@ -12,10 +13,13 @@ export type Principal = {
   tokenExpiresAt: Date;
 };
 
+/** A ban on the account; it ends by itself at `until` (never when null). */
+export type AccountBan = { reason: string; until: Date | null };
+
 /** What authentication needs from the user domain, kept as an interface so the platform does not depend on it. */
 export type AccountDirectory = {
   /** The account behind a verified token, created on first sight (role `user`). */
-  accountFor(token: VerifiedToken): Promise<{ userId: string; roles: Role[] }>;
+  accountFor(token: VerifiedToken): Promise<{ userId: string; roles: Role[]; ban?: AccountBan | null }>;
   isSessionActive(sessionId: string): Promise<boolean>;
 };
 
@@ -28,14 +32,17 @@ export function bearerToken(authorization: unknown): string | undefined {
 export class Authenticator {
   private readonly tokens: TokenService;
   private readonly accounts: AccountDirectory;
+  private readonly clock: Clock;
 
-  constructor(tokens: TokenService, accounts: AccountDirectory) {
+  constructor(tokens: TokenService, accounts: AccountDirectory, clock: Clock) {
     this.tokens = tokens;
     this.accounts = accounts;
+    this.clock = clock;
   }
 
   /**
-   * Anonymous when there is no token; UNAUTHENTICATED when the token is bad; FORBIDDEN when
+   * Anonymous when there is no token; UNAUTHENTICATED when the token is bad; BANNED when the account
+   * is banned; FORBIDDEN when
    * the requested role is not allowed. The account's roles in the database bound what a token may claim,
    * so removing a role takes effect without waiting for tokens to expire.
    */
@@ -51,6 +58,14 @@ export class Authenticator {
       throw new AppError('UNAUTHENTICATED', 'Session was signed out', { reason: 'revoked' });
     }
     const account = await this.accounts.accountFor(token);
+    const ban = account.ban;
+    // Checked on every request (not cached as a verdict) so a ban ends by itself at `until`.
+    if (ban && (ban.until === null || ban.until > this.clock.now())) {
+      throw new AppError('BANNED', 'This account is banned', {
+        banReason: ban.reason,
+        bannedUntil: ban.until?.toISOString() ?? null,
+      });
+    }
     const allowedRoles = token.claimedRoles
       ? token.claimedRoles.filter((r) => account.roles.includes(r))
       : account.roles;

@@ -81,12 +81,17 @@ describe('loadConfig', () => {
 
   it('turns GraphiQL and demo data off in production unless asked for', () => {
     const secret = 's'.repeat(32);
-    const production = loadConfig({ NODE_ENV: 'production', AUTH_SIGNING_KEY_SECRET: secret });
+    const production = loadConfig({
+      NODE_ENV: 'production',
+      AUTH_SIGNING_KEY_SECRET: secret,
+      MEDIA_URL_SECRET: secret,
+    });
     expect(production.graphiql).toBe(false);
     expect(production.seedDemoData).toBe(false);
     const asked = loadConfig({
       NODE_ENV: 'production',
       AUTH_SIGNING_KEY_SECRET: secret,
+      MEDIA_URL_SECRET: secret,
       GRAPHIQL: 'true',
       SEED_DEMO_DATA: '1',
     });
@@ -104,6 +109,18 @@ describe('loadConfig', () => {
     expect(() => loadConfig({ AUTH_SIGNING_KEY_SECRET: 'short' })).toThrow(
       /AUTH_SIGNING_KEY_SECRET: must have at least 32/,
     );
+  });
+
+  it('requires a media URL secret in production', () => {
+    expect(() => loadConfig({ NODE_ENV: 'production', AUTH_SIGNING_KEY_SECRET: 's'.repeat(32) })).toThrow(
+      /^Invalid configuration: MEDIA_URL_SECRET: required when NODE_ENV=production$/,
+    );
+    expect(() => loadConfig({ MEDIA_URL_SECRET: 'short' })).toThrow(
+      /MEDIA_URL_SECRET: must have at least 32/,
+    );
+    expect(() =>
+      loadConfig({ STORAGE_BACKEND: 's3', S3_ACCESS_KEY_ID: 'k', S3_SECRET_ACCESS_KEY: 's' }),
+    ).toThrow(/^Invalid configuration: S3_BUCKET: required when STORAGE_BACKEND=s3$/);
   });
 
   it('treats empty values as unset', () => {

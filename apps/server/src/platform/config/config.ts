@@ -1,4 +1,9 @@
+import { createHash } from 'node:crypto';
+import path from 'node:path';
 import { z } from 'zod';
+
+/** Relative data folders (MEDIA_STORAGE_DIR) are resolved against it, whatever the working directory. */
+const REPO_ROOT = path.resolve(import.meta.dirname, '../../../../..');
 
 const bool = z.enum(['true', 'false', '1', '0']).transform((v) => v === 'true' || v === '1');
 const port = z.coerce.number().int().min(1).max(65535);
@@ -62,6 +67,21 @@ export const envSchema = z.object({
   EVENT_LOG_RETRY_BASE_MS: positiveInt.default(1_000),
   EVENT_LOG_RETRY_MAX_MS: positiveInt.default(300_000),
   EVENT_LOG_MAX_ATTEMPTS: positiveInt.default(10),
+
+  PRESENCE_HEARTBEAT_SECONDS: positiveInt.default(10),
+  PRESENCE_TTL_SECONDS: positiveInt.default(30),
+
+  STORAGE_BACKEND: z.enum(['local', 's3']).default('local'),
+  MEDIA_STORAGE_DIR: z.string().min(1).default('.data/media'),
+  MEDIA_MAX_IMAGE_BYTES: positiveInt.default(10 * 1024 * 1024),
+  MEDIA_URL_SECRET: z.string().min(32, 'must have at least 32 characters').optional(),
+  MEDIA_URL_TTL_SECONDS: positiveInt.default(300),
+  S3_ENDPOINT: z.url().optional(),
+  S3_BUCKET: z.string().min(1).optional(),
+  S3_REGION: z.string().min(1).default('us-east-1'),
+  S3_ACCESS_KEY_ID: z.string().min(1).optional(),
+  S3_SECRET_ACCESS_KEY: z.string().min(1).optional(),
+  S3_FORCE_PATH_STYLE: bool.default(true),
 });
 
 export type Env = z.infer<typeof envSchema>;
@@ -115,6 +135,27 @@ export type Config = {
     retentionDays: number;
     retry: { baseMs: number; maxMs: number; maxAttempts: number };
   };
+  /** Online status; docs/presence.md. */
+  presence: { heartbeatSeconds: number; ttlSeconds: number };
+  /** Uploaded files; docs/media.md. */
+  media: {
+    backend: Env['STORAGE_BACKEND'];
+    /** Absolute: MEDIA_STORAGE_DIR resolved against the repository root. */
+    localDir: string;
+    maxImageBytes: number;
+    urlSecret: string;
+    urlTtlSeconds: number;
+    s3:
+      | {
+          endpoint: string | undefined;
+          bucket: string;
+          region: string;
+          accessKeyId: string;
+          secretAccessKey: string;
+          forcePathStyle: boolean;
+        }
+      | undefined;
+  };
 };
 
 export class ConfigError extends Error {
@@ -138,6 +179,21 @@ export function loadConfig(source: Record<string, string | undefined> = process.
     // Without it the private signing keys sit in the database in clear: a database reader could mint tokens.
     throw new ConfigError(
       'Invalid configuration: AUTH_SIGNING_KEY_SECRET: required when NODE_ENV=production',
+    );
+  }
+  if (production && !e.MEDIA_URL_SECRET) {
+    // The development default is derived from public values: anyone could forge media URLs with it.
+    throw new ConfigError('Invalid configuration: MEDIA_URL_SECRET: required when NODE_ENV=production');
+  }
+  if (e.STORAGE_BACKEND === 's3') {
+    for (const name of ['S3_BUCKET', 'S3_ACCESS_KEY_ID', 'S3_SECRET_ACCESS_KEY'] as const) {
+      if (!e[name]) throw new ConfigError(`Invalid configuration: ${name}: required when STORAGE_BACKEND=s3`);
+    }
+  }
+  if (e.PRESENCE_TTL_SECONDS <= e.PRESENCE_HEARTBEAT_SECONDS) {
+    // A live node would be swept between two of its own heartbeats.
+    throw new ConfigError(
+      'Invalid configuration: PRESENCE_TTL_SECONDS: must be greater than PRESENCE_HEARTBEAT_SECONDS',
     );
   }
   return {
@@ -202,6 +258,27 @@ export function loadConfig(source: Record<string, string | undefined> = process.
         maxMs: e.EVENT_LOG_RETRY_MAX_MS,
         maxAttempts: e.EVENT_LOG_MAX_ATTEMPTS,
       },
+    },
+    presence: { heartbeatSeconds: e.PRESENCE_HEARTBEAT_SECONDS, ttlSeconds: e.PRESENCE_TTL_SECONDS },
+    media: {
+      backend: e.STORAGE_BACKEND,
+      localDir: path.resolve(REPO_ROOT, e.MEDIA_STORAGE_DIR),
+      maxImageBytes: e.MEDIA_MAX_IMAGE_BYTES,
+      urlSecret:
+        e.MEDIA_URL_SECRET ??
+        createHash('sha256').update(`olo-development-media-url-secret:${publicUrl}`).digest('base64url'),
+      urlTtlSeconds: e.MEDIA_URL_TTL_SECONDS,
+      s3:
+        e.STORAGE_BACKEND === 's3' && e.S3_BUCKET && e.S3_ACCESS_KEY_ID && e.S3_SECRET_ACCESS_KEY
+          ? {
+              endpoint: e.S3_ENDPOINT,
+              bucket: e.S3_BUCKET,
+              region: e.S3_REGION,
+              accessKeyId: e.S3_ACCESS_KEY_ID,
+              secretAccessKey: e.S3_SECRET_ACCESS_KEY,
+              forcePathStyle: e.S3_FORCE_PATH_STYLE,
+            }
+          : undefined,
     },
   };
 }

@@ -1,5 +1,5 @@
 import type { FastifyInstance, FastifyRequest } from 'fastify';
-import { type DocumentNode, type GraphQLError, Kind, type OperationDefinitionNode } from 'graphql';
+import { type DocumentNode, GraphQLError, Kind, type OperationDefinitionNode } from 'graphql';
 import mercurius from 'mercurius';
 import type { Services } from '../../services.ts';
 import type { Principal } from '../auth/principal.ts';
@@ -55,7 +55,7 @@ export async function registerGraphql(
       );
     } catch (error) {
       if (!(error instanceof AppError)) throw error;
-      const status = error.code === 'FORBIDDEN' ? 403 : 401;
+      const status = error.code === 'FORBIDDEN' || error.code === 'BANNED' ? 403 : 401;
       return reply.code(status).send({
         data: null,
         errors: [{ message: error.message, extensions: { code: error.code, ...error.details } }],
@@ -90,6 +90,17 @@ export async function registerGraphql(
   app.graphql.addHook('preExecution', (schema, document, _context, variables) => {
     const [tooComplex] = variableCostErrors(schema, document, variables, options.limits.maxComplexity);
     if (tooComplex) throw tooComplex;
+  });
+
+  // An outdated app gets UPDATE_REQUIRED on everything but reading settings; the same check runs on WebSocket.
+  app.graphql.addHook('preExecution', async (_schema, document, context) => {
+    const headers = context.reply.request.headers;
+    const refused = await services.settings.clientVersionError(
+      headers['x-client-platform'],
+      headers['x-client-version'],
+      document,
+    );
+    if (refused) throw new GraphQLError(refused.message, { originalError: refused });
   });
 
   const started = new WeakMap<object, { label: OperationLabel; at: bigint }>();

@@ -9,11 +9,17 @@ import { builder } from './builder.ts';
 import './system.graphql.ts';
 import '../auth/auth.graphql.ts';
 import '../../domains/user/user.graphql.ts';
+import '../../domains/profile/profile.graphql.ts';
+import '../../domains/settings/settings.graphql.ts';
+import '../../domains/user/presence/presence.graphql.ts';
 import '../../domains/timetable/timetable.graphql.ts';
 import '../../domains/event_log/event-log.graphql.ts';
 import '../realtime/realtime.graphql.ts';
 import '../../domains/notification/announcement.graphql.ts';
 import '../../domains/mission_control/audit-log.graphql.ts';
+import '../../domains/mission_control/user-admin.graphql.ts';
+import '../../domains/media/media.graphql.ts';
+import '../../domains/kyc/kyc.graphql.ts';
 
 let schema: GraphQLSchema | undefined;
 

@@ -1,6 +1,7 @@
+import { randomUUID } from 'node:crypto';
 import type { IncomingMessage } from 'node:http';
 import type { FastifyInstance } from 'fastify';
-import { type GraphQLError, Kind } from 'graphql';
+import { GraphQLError, Kind } from 'graphql';
 import { useServer } from 'graphql-ws/use/ws';
 import { type WebSocket, WebSocketServer } from 'ws';
 import type { Services } from '../../services.ts';
@@ -28,13 +29,22 @@ export const WS_CLOSE = {
 
 type Connection = {
   socket: WebSocket;
+  /** Unique per connection (the request id may come from the client). */
+  id: string;
   /** The upgrade request's id; each operation on the socket gets `<this>/<operation id>`. */
   requestId: string;
   principal: Principal | null;
   /** Client address (behind a trusted proxy, from X-Forwarded-For): connections not signed in count per address. */
   ip: string;
   expiryTimer?: NodeJS.Timeout;
+  /** x-client-platform and x-client-version from connection_init, checked before each operation. */
+  client: { platform: unknown; version: unknown };
 };
+
+function clientHeader(params: Record<string, unknown> | undefined, name: string): unknown {
+  const headers = params?.headers as Record<string, unknown> | undefined;
+  return params?.[name] ?? headers?.[name];
+}
 
 function tokenFrom(params: Record<string, unknown> | undefined): unknown {
   if (!params) return undefined;
@@ -50,10 +60,13 @@ function roleFrom(params: Record<string, unknown> | undefined): unknown {
   return params?.['x-hasura-role'] ?? headers?.['x-hasura-role'];
 }
 
+/** An authenticated connection was accepted, or one that was accepted closed (presence listens). */
+export type ConnectionChange = { type: 'opened' | 'closed'; connectionId: string; userId: string };
+
 /**
  * GraphQL subscriptions (and queries, mutations) over WebSocket on /graphql. Authentication happens
  * in `connection_init`; a connection is closed with 4401 when its token expires or its session is
- * signed out, with 4429 when its account or address has too many open, and with 1001 when the server
+ * signed out, with 4403 (reason `BANNED: …`) when its account is banned, with 4429 when its account or address has too many open, and with 1001 when the server
  * shuts down. Operations get the same depth and cost limits as over HTTP.
  */
 export function attachGraphqlWebSocket(
@@ -64,6 +77,8 @@ export function attachGraphqlWebSocket(
     logger: Logger;
     trustProxy: boolean;
     limits: WebSocketLimits;
+    /** Told of every authenticated connection that opens and closes; must not throw. */
+    onConnectionChange?: (change: ConnectionChange) => void;
   },
 ) {
   const { services, metrics, logger, limits } = options;
@@ -94,9 +109,11 @@ export function attachGraphqlWebSocket(
   wss.on('connection', (socket: WebSocket, request: IncomingMessage) => {
     const connection: Connection = {
       socket,
+      id: randomUUID(),
       requestId: requestIdFrom(request.headers['x-request-id']),
       principal: null,
       ip: clientIp(request, options.trustProxy),
+      client: { platform: undefined, version: undefined },
     };
     connections.set(socket, connection);
     metrics.websocketConnections.inc();
@@ -105,6 +122,13 @@ export function attachGraphqlWebSocket(
       if (connection?.expiryTimer) clearTimeout(connection.expiryTimer);
       quota.release(socket);
       connections.delete(socket);
+      if (connection?.principal) {
+        options.onConnectionChange?.({
+          type: 'closed',
+          connectionId: connection.id,
+          userId: connection.principal.userId,
+        });
+      }
       metrics.websocketConnections.dec();
       metrics.websocketClosed.inc({ code: String(code) });
     });
@@ -127,6 +151,10 @@ export function attachGraphqlWebSocket(
             return false;
           }
           connection.principal = principal;
+          connection.client = {
+            platform: clientHeader(params, 'x-client-platform'),
+            version: clientHeader(params, 'x-client-version'),
+          };
           if (principal) {
             const ms = principal.tokenExpiresAt.getTime() - services.clock.now().getTime();
             connection.expiryTimer = setTimeout(
@@ -134,20 +162,43 @@ export function attachGraphqlWebSocket(
               Math.max(0, Math.min(ms, 2 ** 31 - 1)),
             );
             connection.expiryTimer.unref();
+            // Only while the socket is still open: its close event has already run otherwise.
+            if (connections.has(ctx.extra.socket)) {
+              options.onConnectionChange?.({
+                type: 'opened',
+                connectionId: connection.id,
+                userId: principal.userId,
+              });
+            }
           }
           return true;
         } catch (error) {
           const code =
-            error instanceof AppError && error.code === 'FORBIDDEN'
+            error instanceof AppError && (error.code === 'FORBIDDEN' || error.code === 'BANNED')
               ? WS_CLOSE.forbidden
               : WS_CLOSE.unauthenticated;
-          const reason = error instanceof AppError ? error.message : 'Unauthorized';
+          // A close frame has no extensions: the reason starts with the code so clients can tell a ban.
+          const reason =
+            error instanceof AppError
+              ? error.code === 'BANNED'
+                ? `BANNED: ${String(error.details?.banReason ?? '')}`
+                : error.message
+              : 'Unauthorized';
           close(connection, code, reason.slice(0, 120));
           return false;
         }
       },
-      onSubscribe: (ctx, _id, payload) =>
-        prepareOperation(schema, payload, limits, Object.keys(ctx.subscriptions).length),
+      onSubscribe: async (ctx, _id, payload) => {
+        const prepared = prepareOperation(schema, payload, limits, Object.keys(ctx.subscriptions).length);
+        if (!('document' in prepared)) return prepared;
+        const client = connections.get(ctx.extra.socket)?.client;
+        const refused = await services.settings.clientVersionError(
+          client?.platform,
+          client?.version,
+          prepared.document,
+        );
+        return refused ? [new GraphQLError(refused.message, { originalError: refused })] : prepared;
+      },
       context: (ctx, id): GraphQLContext => {
         const connection = connections.get(ctx.extra.socket);
         const request = ctx.extra.request;
@@ -195,6 +246,15 @@ export function attachGraphqlWebSocket(
       for (const connection of connections.values()) {
         if (connection.principal?.sessionId && revoked.has(connection.principal.sessionId)) {
           close(connection, WS_CLOSE.unauthenticated, 'Session signed out');
+        }
+      }
+    },
+    /** Closes this node's sockets of these users (banned on any node) with 4403. */
+    closeUsers(userIds: readonly string[], reason: string): void {
+      const banned = new Set(userIds);
+      for (const connection of connections.values()) {
+        if (connection.principal && banned.has(connection.principal.userId)) {
+          close(connection, WS_CLOSE.forbidden, reason.slice(0, 120));
         }
       }
     },

@@ -56,7 +56,12 @@ describe('security headers and CORS in production', () => {
 
   beforeAll(async () => {
     app = await startTestApp({
-      env: { NODE_ENV: 'production', AUTH_SIGNING_KEY_SECRET: 's'.repeat(32), CORS_ORIGINS: ALLOWED },
+      env: {
+        NODE_ENV: 'production',
+        AUTH_SIGNING_KEY_SECRET: 's'.repeat(32),
+        MEDIA_URL_SECRET: 'm'.repeat(32),
+        CORS_ORIGINS: ALLOWED,
+      },
     });
   });
   afterAll(async () => {

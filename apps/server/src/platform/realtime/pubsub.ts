@@ -22,6 +22,10 @@ export const channels = {
   topic: (name: string) => `topic:${name}`,
   /** Platform-internal: session ids that were signed out (closes their sockets on every node). */
   sessionsRevoked: 'system:sessions-revoked',
+  /** Platform-internal: user ids that were banned (drops cached accounts, closes their sockets with 4403). */
+  usersBanned: 'system:users-banned',
+  /** Platform-internal: user ids whose roles or status changed (drops cached accounts on every node). */
+  accountsChanged: 'system:accounts-changed',
 } as const;
 
 type Listener = (message: unknown) => void;

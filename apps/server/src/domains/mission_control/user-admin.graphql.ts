@@ -1,0 +1,250 @@
+import { z } from 'zod';
+import type { Role } from '../../platform/auth/roles.ts';
+import { parseOrThrow } from '../../platform/errors/parse-input.ts';
+import { builder } from '../../platform/graphql/builder.ts';
+import { type GraphQLContext, requirePrincipal } from '../../platform/graphql/context.ts';
+import { RoleEnum } from '../user/user.graphql.ts';
+import type { Ban, UserRow } from '../user/user.repository.ts';
+
+const staffScope = (): { role: Role[] } => ({ role: ['moderator', 'admin'] });
+
+const AccountStatusEnum = builder.enumType('AccountStatus', {
+  description: 'banned while a ban is in force (it ends by itself at its until); deleted is final',
+  values: ['active', 'banned', 'deleted'] as const,
+});
+
+const UserSortEnum = builder.enumType('AdminUserSort', {
+  values: ['CREATED_AT_DESC', 'CREATED_AT_ASC'] as const,
+});
+
+const AdminBan = builder.objectRef<Ban>('AdminBan').implement({
+  authScopes: staffScope(),
+  fields: (t) => ({
+    reason: t.exposeString('reason'),
+    until: t.field({
+      type: 'DateTime',
+      nullable: true,
+      description: 'null: until unbanned',
+      resolve: (b) => b.until,
+    }),
+    bannedAt: t.field({ type: 'DateTime', resolve: (b) => b.bannedAt }),
+    bannedBy: t.id({ nullable: true, resolve: (b) => b.bannedBy }),
+  }),
+});
+
+type IdentityRow = { issuer: string; subject: string; createdAt: Date; lastSeenAt: Date };
+const AdminIdentity = builder.objectRef<IdentityRow>('AdminIdentity').implement({
+  authScopes: staffScope(),
+  fields: (t) => ({
+    issuer: t.exposeString('issuer'),
+    subject: t.exposeString('subject'),
+    createdAt: t.field({ type: 'DateTime', resolve: (i) => i.createdAt }),
+  }),
+});
+
+type CredentialRow = { kind: 'phone' | 'email'; identifier: string; createdAt: Date };
+const AdminCredential = builder.objectRef<CredentialRow>('AdminCredential').implement({
+  description: 'An email address or phone number the account signs in with (never the password)',
+  authScopes: staffScope(),
+  fields: (t) => ({
+    kind: t.exposeString('kind'),
+    identifier: t.exposeString('identifier'),
+    createdAt: t.field({ type: 'DateTime', resolve: (c) => c.createdAt }),
+  }),
+});
+
+type AdminSessionRow = {
+  id: string;
+  deviceName: string | null;
+  userAgent: string | null;
+  ip: string | null;
+  createdAt: Date;
+  lastSeenAt: Date;
+  revokedAt: Date | null;
+  revokeReason: string | null;
+};
+const AdminSession = builder.objectRef<AdminSessionRow>('AdminSession').implement({
+  authScopes: staffScope(),
+  fields: (t) => ({
+    id: t.exposeID('id'),
+    deviceName: t.string({ nullable: true, resolve: (s) => s.deviceName }),
+    userAgent: t.string({ nullable: true, resolve: (s) => s.userAgent }),
+    ip: t.string({ nullable: true, resolve: (s) => s.ip }),
+    createdAt: t.field({ type: 'DateTime', resolve: (s) => s.createdAt }),
+    lastSeenAt: t.field({ type: 'DateTime', resolve: (s) => s.lastSeenAt }),
+    revokedAt: t.field({ type: 'DateTime', nullable: true, resolve: (s) => s.revokedAt }),
+    revokeReason: t.string({ nullable: true, resolve: (s) => s.revokeReason }),
+  }),
+});
+
+const AdminUser = builder.objectRef<UserRow>('AdminUser').implement({
+  description: 'An account as moderators and admins see it',
+  authScopes: staffScope(),
+  fields: (t) => ({
+    id: t.exposeID('id'),
+    roles: t.field({ type: [RoleEnum], resolve: (u) => u.roles }),
+    status: t.field({
+      type: AccountStatusEnum,
+      resolve: (u, _a, ctx) => ctx.services.moderation.statusOf(u),
+    }),
+    createdAt: t.field({ type: 'DateTime', resolve: (u) => u.createdAt }),
+    deletedAt: t.field({ type: 'DateTime', nullable: true, resolve: (u) => u.deletedAt }),
+    ban: t.field({
+      type: AdminBan,
+      nullable: true,
+      description: 'The ban in force, if any',
+      resolve: (u, _a, ctx) => (ctx.services.moderation.statusOf(u) === 'banned' ? u.ban : null),
+    }),
+    identities: t.field({
+      type: [AdminIdentity],
+      resolve: (u, _a, ctx) => ctx.services.userRepo.listIdentities(u.id),
+    }),
+    credentials: t.field({
+      type: [AdminCredential],
+      resolve: (u, _a, ctx) => ctx.services.userRepo.listCredentials(u.id),
+    }),
+    sessions: t.field({
+      type: [AdminSession],
+      description: 'Every session, signed-out ones included, most recently used first',
+      resolve: (u, _a, ctx) => ctx.services.userRepo.listSessions(u.id, { includeRevoked: true }),
+    }),
+  }),
+});
+
+const AdminUserPage = builder
+  .objectRef<{ items: UserRow[]; nextCursor: string | null }>('AdminUserPage')
+  .implement({
+    description: 'Pass nextCursor as `after` for the next page; null at the end.',
+    authScopes: staffScope(),
+    fields: (t) => ({
+      items: t.field({ type: [AdminUser], resolve: (p) => p.items }),
+      nextCursor: t.string({ nullable: true, resolve: (p) => p.nextCursor }),
+    }),
+  });
+
+const AdminUserFilter = builder.inputType('AdminUserFilter', {
+  fields: (t) => ({
+    query: t.string({
+      required: false,
+      description: 'An account id, or an exact email address or phone number',
+    }),
+    role: t.field({ type: RoleEnum, required: false }),
+    status: t.field({ type: AccountStatusEnum, required: false }),
+    createdFrom: t.field({ type: 'DateTime', required: false }),
+    createdTo: t.field({ type: 'DateTime', required: false, description: 'Exclusive' }),
+  }),
+});
+
+const uuid = z.uuid();
+const reasonSchema = z.string().trim().min(1, 'reason is required').max(500);
+const cursorSchema = z.string().transform((raw, ctx) => {
+  const [at, id] = Buffer.from(raw, 'base64url').toString('utf8').split('|');
+  const createdAt = new Date(at ?? '');
+  if (Number.isNaN(createdAt.getTime()) || !uuid.safeParse(id).success) {
+    ctx.addIssue({ code: 'custom', message: 'after must be a cursor returned by a previous page' });
+    return z.NEVER;
+  }
+  return { createdAt, id: id as string };
+});
+const cursorOf = (u: UserRow) => Buffer.from(`${u.createdAt.toISOString()}|${u.id}`).toString('base64url');
+
+const actorOf = (ctx: GraphQLContext) => ({ principal: requirePrincipal(ctx), requestId: ctx.requestId });
+
+builder.queryFields((t) => ({
+  adminUsers: t.field({
+    type: AdminUserPage,
+    description: 'Account search for moderators and admins',
+    authScopes: { role: ['moderator', 'admin'] },
+    args: {
+      filter: t.arg({ type: AdminUserFilter, required: false }),
+      sort: t.arg({ type: UserSortEnum, required: false, defaultValue: 'CREATED_AT_DESC' }),
+      first: t.arg.int({ required: false, defaultValue: 50 }),
+      after: t.arg.string({ required: false }),
+    },
+    resolve: async (_root, args, ctx) => {
+      const first = parseOrThrow(z.number().int().min(1).max(200), args.first ?? 50, 'first');
+      const after = args.after ? parseOrThrow(cursorSchema, args.after, 'after') : null;
+      const filter = args.filter ?? {};
+      const raw = filter.query?.trim();
+      const query = !raw
+        ? null
+        : uuid.safeParse(raw).success
+          ? { id: raw.toLowerCase() }
+          : { identifier: raw.includes('@') ? raw.toLowerCase() : raw.replace(/[\s()-]/g, '') };
+      const rows = await ctx.services.moderation.search({
+        query,
+        role: filter.role ?? null,
+        status: filter.status ?? null,
+        createdFrom: filter.createdFrom ?? null,
+        createdTo: filter.createdTo ?? null,
+        ascending: args.sort === 'CREATED_AT_ASC',
+        after,
+        limit: first + 1,
+      });
+      const items = rows.slice(0, first);
+      const last = items.at(-1);
+      return { items, nextCursor: rows.length > first && last ? cursorOf(last) : null };
+    },
+  }),
+  adminUser: t.field({
+    type: AdminUser,
+    description: 'One account with its roles, status, ban, identities, credentials and sessions',
+    authScopes: { role: ['moderator', 'admin'] },
+    args: { id: t.arg.id({ required: true }) },
+    resolve: (_root, args, ctx) => ctx.services.moderation.getUser(parseOrThrow(uuid, String(args.id), 'id')),
+  }),
+}));
+
+builder.mutationFields((t) => ({
+  setUserRoles: t.field({
+    type: AdminUser,
+    description: 'Replaces the roles of an account (admins only; you cannot remove your own admin role)',
+    authScopes: { role: ['admin'] },
+    args: {
+      userId: t.arg.id({ required: true }),
+      roles: t.arg({ type: [RoleEnum], required: true }),
+      reason: t.arg.string({ required: true }),
+    },
+    resolve: (_root, args, ctx) =>
+      ctx.services.moderation.setRoles(
+        actorOf(ctx),
+        parseOrThrow(uuid, String(args.userId), 'userId'),
+        args.roles,
+        parseOrThrow(reasonSchema, args.reason, 'reason'),
+      ),
+  }),
+  banUser: t.field({
+    type: AdminUser,
+    description:
+      'Bans an account until `until` (or until unbanned): its tokens are refused with BANNED and its ' +
+      'sockets closed. Moderators cannot ban admins.',
+    authScopes: { role: ['moderator', 'admin'] },
+    args: {
+      userId: t.arg.id({ required: true }),
+      reason: t.arg.string({ required: true }),
+      until: t.arg({ type: 'DateTime', required: false }),
+    },
+    resolve: (_root, args, ctx) =>
+      ctx.services.moderation.ban(
+        actorOf(ctx),
+        parseOrThrow(uuid, String(args.userId), 'userId'),
+        parseOrThrow(reasonSchema, args.reason, 'reason'),
+        args.until ?? null,
+      ),
+  }),
+  unbanUser: t.field({
+    type: AdminUser,
+    description: 'Lifts a ban in force',
+    authScopes: { role: ['moderator', 'admin'] },
+    args: {
+      userId: t.arg.id({ required: true }),
+      reason: t.arg.string({ required: false }),
+    },
+    resolve: (_root, args, ctx) =>
+      ctx.services.moderation.unban(
+        actorOf(ctx),
+        parseOrThrow(uuid, String(args.userId), 'userId'),
+        args.reason ? parseOrThrow(reasonSchema, args.reason, 'reason') : null,
+      ),
+  }),
+}));
