@@ -1,9 +1,11 @@
 import { EventCatalogue } from './domains/event_log/event-catalogue.ts';
 import { registerEventLogJobs } from './domains/event_log/event-log.jobs.ts';
 import { EventLog } from './domains/event_log/event-log.service.ts';
+import { registerKycConsumers } from './domains/kyc/kyc.consumers.ts';
 import { kycAccountVisibleEvents } from './domains/kyc/kyc.events.ts';
 import { KycRepository } from './domains/kyc/kyc.repository.ts';
 import { KycService } from './domains/kyc/kyc.service.ts';
+import { registerMediaConsumers } from './domains/media/media.consumers.ts';
 import { mediaAccountVisibleEvents } from './domains/media/media.events.ts';
 import { MediaRepository } from './domains/media/media.repository.ts';
 import { MediaService } from './domains/media/media.service.ts';
@@ -124,9 +126,11 @@ export function createServices(deps: {
     clock,
   });
   const storage = createStorage(config.media);
+  const mediaRepo = new MediaRepository(db);
+  registerMediaConsumers(eventLog, mediaRepo, storage);
   const media = new MediaService({
     db,
-    repo: new MediaRepository(db),
+    repo: mediaRepo,
     storage,
     signer: new MediaUrlSigner(config.media.urlSecret),
     clock,
@@ -136,7 +140,9 @@ export function createServices(deps: {
     maxImageBytes: config.media.maxImageBytes,
     urlTtlSeconds: config.media.urlTtlSeconds,
   });
-  const kyc = new KycService({ db, repo: new KycRepository(db), media, audit, eventLog, clock });
+  const kycRepo = new KycRepository(db);
+  registerKycConsumers(eventLog, kycRepo, clock);
+  const kyc = new KycService({ db, repo: kycRepo, media, audit, eventLog, clock });
   const moderation = new ModerationService({
     repo: userRepo,
     accounts,
@@ -153,6 +159,12 @@ export function createServices(deps: {
     clock,
     onSessionsEnded: (ids) => pubsub.publish(channels.sessionsRevoked, ids),
     onAccountChanged: (userId) => pubsub.publish(channels.accountsChanged, [userId]),
+    // Each domain exports its own data through its service; the user domain only composes them.
+    exporters: [
+      { section: 'profile', exportFor: (userId) => profiles.exportFor(userId) },
+      { section: 'media', exportFor: (userId) => media.exportFor(userId) },
+      { section: 'kyc', exportFor: (userId) => kyc.exportFor(userId) },
+    ],
   });
   return {
     version: SERVER_VERSION,

@@ -50,7 +50,10 @@ const KycSubmissionRef = builder.objectRef<KycSubmission>('KycSubmission').imple
     id: t.exposeID('id'),
     userId: t.exposeID('userId'),
     documentIds: t.idList({ resolve: (s) => s.documentIds }),
-    selfieId: t.exposeID('selfieId'),
+    selfieId: t.exposeID('selfieId', {
+      nullable: true,
+      description: 'Null once the account was deleted and its documents erased',
+    }),
     status: t.field({ type: KycStatusEnum, resolve: (s) => s.status }),
     reason: t.string({ nullable: true, description: 'Of the latest review', resolve: (s) => s.reason }),
     reviewedAt: t.field({ type: 'DateTime', nullable: true, resolve: (s) => s.reviewedAt }),

@@ -9,7 +9,8 @@ export type KycSubmission = {
   seq: bigint;
   userId: string;
   documentIds: string[];
-  selfieId: string;
+  /** Null once the account was deleted and its documents erased. */
+  selfieId: string | null;
   status: KycStatus;
   reason: string | null;
   reviewedBy: string | null;
@@ -45,7 +46,7 @@ const toSubmission = (r: {
   seq: bigint;
   user_id: string;
   document_ids: string[];
-  selfie_id: string;
+  selfie_id: string | null;
   status: KycStatus;
   reason: string | null;
   reviewed_by: string | null;
@@ -115,7 +116,11 @@ export class KycRepository {
 
   /** Pending submissions, oldest first; `after` is a seq. */
   async listPending(limit: number, after: bigint | undefined): Promise<KycSubmission[]> {
-    let query = this.db.selectFrom('kyc.submissions').select(COLUMNS).where('status', '=', 'pending');
+    let query = this.db
+      .selectFrom('kyc.submissions')
+      .select(COLUMNS)
+      .where('status', '=', 'pending')
+      .where('erased_at', 'is', null);
     if (after !== undefined) query = query.where('seq', '>', after);
     const rows = await query.orderBy('seq', 'asc').limit(limit).execute();
     return rows.map(toSubmission);
@@ -192,5 +197,18 @@ export class KycRepository {
       .orderBy('seq', 'desc')
       .execute();
     return rows.map(toSubmission);
+  }
+
+  /**
+   * Drops the document and selfie references of every submission of a deleted account. The rows, their
+   * status and the reviews stay: the decisions are kept for compliance, without the documents.
+   */
+  async eraseDocuments(tx: Tx, userId: string, at: Date): Promise<void> {
+    await tx
+      .updateTable('kyc.submissions')
+      .set({ document_ids: [], selfie_id: null, erased_at: at })
+      .where('user_id', '=', userId)
+      .where('erased_at', 'is', null)
+      .execute();
   }
 }

@@ -49,6 +49,32 @@ export class KycService {
     return this.deps.repo.reviewsOf(submissionIds);
   }
 
+  /**
+   * The KYC part of the account's data export: every submission with its decisions, oldest review
+   * first. Reviewers are named by role only: staff ids are not the account's data.
+   */
+  async exportFor(userId: string): Promise<Array<Record<string, unknown>>> {
+    const submissions = await this.deps.repo.listFor(userId);
+    const reviews = await this.deps.repo.reviewsOf(submissions.map((s) => s.id));
+    return submissions.map((s) => ({
+      id: s.id,
+      documentIds: s.documentIds,
+      selfieId: s.selfieId,
+      status: s.status,
+      reason: s.reason,
+      reviewedAt: s.reviewedAt?.toISOString() ?? null,
+      createdAt: s.createdAt.toISOString(),
+      reviews: reviews
+        .filter((r) => r.submissionId === s.id)
+        .map((r) => ({
+          decision: r.decision,
+          reason: r.reason,
+          reviewerRole: r.reviewerRole,
+          at: r.createdAt.toISOString(),
+        })),
+    }));
+  }
+
   async submit(userId: string, documentIds: string[], selfieId: string): Promise<KycSubmission> {
     const documents = [...new Set(documentIds)];
     if (documents.includes(selfieId)) {

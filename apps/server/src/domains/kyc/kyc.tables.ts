@@ -9,12 +9,13 @@ export type KycTables = {
     seq: Generated<bigint>;
     user_id: string;
     document_ids: string[];
-    selfie_id: string;
+    selfie_id: string | null;
     status: ColumnType<KycStatus, KycStatus | undefined, KycStatus>;
     reason: string | null;
     reviewed_by: string | null;
     reviewed_at: Date | null;
     created_at: ColumnType<Date, Date | undefined, never>;
+    erased_at: Date | null;
   };
   'kyc.reviews': {
     id: Generated<bigint>;

@@ -144,6 +144,31 @@ export class MediaRepository {
     return rows.map(toItem);
   }
 
+  /** Every item of the owner, newest first (for the data export; an account holds few uploads). */
+  async listAllByOwner(ownerId: string): Promise<MediaItem[]> {
+    const rows = await this.db
+      .selectFrom('media.items')
+      .select(COLUMNS)
+      .where('owner_id', '=', ownerId)
+      .orderBy('seq', 'desc')
+      .execute();
+    return rows.map(toItem);
+  }
+
+  /** The owner's approved photos, newest first (what their public profile shows). */
+  async listApprovedPhotos(ownerId: string, limit: number): Promise<MediaItem[]> {
+    const rows = await this.db
+      .selectFrom('media.items')
+      .select(COLUMNS)
+      .where('owner_id', '=', ownerId)
+      .where('kind', '=', 'photo')
+      .where('status', '=', 'approved')
+      .orderBy('seq', 'desc')
+      .limit(limit)
+      .execute();
+    return rows.map(toItem);
+  }
+
   /** Pending photos, oldest first (first come, first reviewed); `after` is a seq. */
   async listPending(limit: number, after: bigint | undefined): Promise<MediaItem[]> {
     let query = this.db.selectFrom('media.items').select(COLUMNS).where('status', '=', 'pending');
@@ -169,5 +194,15 @@ export class MediaRepository {
       .returning(COLUMNS)
       .executeTakeFirstOrThrow();
     return toItem(row);
+  }
+
+  /** Deletes every item of the owner and returns them, so the caller can remove their files. */
+  async deleteByOwner(tx: Tx, ownerId: string): Promise<MediaItem[]> {
+    const rows = await tx
+      .deleteFrom('media.items')
+      .where('owner_id', '=', ownerId)
+      .returning(COLUMNS)
+      .execute();
+    return rows.map(toItem);
   }
 }

@@ -30,6 +30,18 @@ export function canView(principal: Principal, item: MediaItem): boolean {
   return item.kind === 'photo' && item.status === 'approved';
 }
 
+export type MediaExport = {
+  id: string;
+  kind: MediaKind;
+  status: MediaItem['status'];
+  rejectionReason: string | null;
+  contentType: string;
+  width: number;
+  height: number;
+  bytes: number;
+  createdAt: string;
+};
+
 export const mediaPath = (id: string, variant: VariantName) => `/media/${id}/${variant}`;
 
 /** Uploads, access by expiring URL, and photo moderation. */
@@ -102,6 +114,22 @@ export class MediaService {
     return this.deps.repo.listByOwner(ownerId, limit, before);
   }
 
+  /** The media part of the account's data export: what was uploaded, never URLs, keys or bytes. */
+  async exportFor(ownerId: string): Promise<MediaExport[]> {
+    const items = await this.deps.repo.listAllByOwner(ownerId);
+    return items.map((i) => ({
+      id: i.id,
+      kind: i.kind,
+      status: i.status,
+      rejectionReason: i.rejectionReason,
+      contentType: i.contentType,
+      width: i.width,
+      height: i.height,
+      bytes: i.bytes,
+      createdAt: i.createdAt.toISOString(),
+    }));
+  }
+
   /**
    * A download URL for one rendition, valid for MEDIA_URL_TTL_SECONDS, issued only when `canView`
    * allows it. Anything the caller may not see is NOT_FOUND, so ids of private items reveal nothing.
@@ -113,6 +141,32 @@ export class MediaService {
   ): Promise<{ url: string; expiresAt: Date }> {
     const item = await this.deps.repo.find(id);
     if (!item || !canView(principal, item)) throw notFound('Media');
+    return this.signedUrl(item, variant);
+  }
+
+  /**
+   * The owner's approved photos for their public profile, newest first, each with a signed thumbnail
+   * URL. Pending and rejected photos and KYC documents are never listed, whoever asks.
+   */
+  async publicPhotos(
+    principal: Principal,
+    ownerId: string,
+    limit: number,
+  ): Promise<Array<{ id: string; thumbnailUrl: string; expiresAt: Date; createdAt: Date }>> {
+    const items = await this.deps.repo.listApprovedPhotos(ownerId, limit);
+    return Promise.all(
+      items
+        .filter((item) => canView(principal, item))
+        .map(async (item) => {
+          const { url, expiresAt } = await this.signedUrl(item, '160');
+          return { id: item.id, thumbnailUrl: url, expiresAt, createdAt: item.createdAt };
+        }),
+    );
+  }
+
+  /** Signs a URL for a rendition of an item the caller was already allowed to see. */
+  private async signedUrl(item: MediaItem, variant: VariantName): Promise<{ url: string; expiresAt: Date }> {
+    const id = item.id;
     const rendition = item.variants.find((v) => v.name === variant);
     if (!rendition) throw notFound('Media variant');
     const expiresAt = new Date(

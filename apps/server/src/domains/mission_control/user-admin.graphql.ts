@@ -3,8 +3,9 @@ import type { Role } from '../../platform/auth/roles.ts';
 import { parseOrThrow } from '../../platform/errors/parse-input.ts';
 import { builder } from '../../platform/graphql/builder.ts';
 import { type GraphQLContext, requirePrincipal } from '../../platform/graphql/context.ts';
+import { COUNTRY_CODES } from '../profile/iso-codes.ts';
 import { RoleEnum } from '../user/user.graphql.ts';
-import type { Ban, UserRow } from '../user/user.repository.ts';
+import type { AdminUserRow, Ban, UserListing, UserSearchCursor } from '../user/user.repository.ts';
 
 const staffScope = (): { role: Role[] } => ({ role: ['moderator', 'admin'] });
 
@@ -14,7 +15,10 @@ const AccountStatusEnum = builder.enumType('AccountStatus', {
 });
 
 const UserSortEnum = builder.enumType('AdminUserSort', {
-  values: ['CREATED_AT_DESC', 'CREATED_AT_ASC'] as const,
+  description:
+    'LAST_SEEN_*: online accounts count as seen now and come first (DESC), most recently connected ' +
+    'first; then offline accounts by when they were last seen; never-seen accounts last. Ties on id.',
+  values: ['CREATED_AT_DESC', 'CREATED_AT_ASC', 'LAST_SEEN_DESC', 'LAST_SEEN_ASC'] as const,
 });
 
 const AdminBan = builder.objectRef<Ban>('AdminBan').implement({
@@ -77,7 +81,20 @@ const AdminSession = builder.objectRef<AdminSessionRow>('AdminSession').implemen
   }),
 });
 
-const AdminUser = builder.objectRef<UserRow>('AdminUser').implement({
+// Search rows carry their listing; the detail and the mutations read it on demand, once per row
+// (five fields share one read).
+const listings = new WeakMap<AdminUserRow, Promise<UserListing>>();
+const listingOf = (u: AdminUserRow, ctx: GraphQLContext): Promise<UserListing> | UserListing => {
+  if (u.listing) return u.listing;
+  let listing = listings.get(u);
+  if (!listing) {
+    listing = ctx.services.userRepo.findListing(u.id);
+    listings.set(u, listing);
+  }
+  return listing;
+};
+
+const AdminUser = builder.objectRef<AdminUserRow>('AdminUser').implement({
   description: 'An account as moderators and admins see it',
   authScopes: staffScope(),
   fields: (t) => ({
@@ -89,6 +106,29 @@ const AdminUser = builder.objectRef<UserRow>('AdminUser').implement({
     }),
     createdAt: t.field({ type: 'DateTime', resolve: (u) => u.createdAt }),
     deletedAt: t.field({ type: 'DateTime', nullable: true, resolve: (u) => u.deletedAt }),
+    displayName: t.string({
+      nullable: true,
+      description: "The profile's display name (null before onboarding)",
+      resolve: async (u, _a, ctx) => (await listingOf(u, ctx)).displayName,
+    }),
+    country: t.string({
+      nullable: true,
+      description: 'ISO 3166-1 alpha-2, from the profile',
+      resolve: async (u, _a, ctx) => (await listingOf(u, ctx)).country,
+    }),
+    online: t.boolean({ resolve: async (u, _a, ctx) => (await listingOf(u, ctx)).online }),
+    onlineSince: t.field({
+      type: 'DateTime',
+      nullable: true,
+      description: 'While online',
+      resolve: async (u, _a, ctx) => (await listingOf(u, ctx)).onlineSince,
+    }),
+    lastSeenAt: t.field({
+      type: 'DateTime',
+      nullable: true,
+      description: 'When the account last went offline (null if never connected)',
+      resolve: async (u, _a, ctx) => (await listingOf(u, ctx)).lastSeenAt,
+    }),
     ban: t.field({
       type: AdminBan,
       nullable: true,
@@ -112,7 +152,7 @@ const AdminUser = builder.objectRef<UserRow>('AdminUser').implement({
 });
 
 const AdminUserPage = builder
-  .objectRef<{ items: UserRow[]; nextCursor: string | null }>('AdminUserPage')
+  .objectRef<{ items: AdminUserRow[]; nextCursor: string | null }>('AdminUserPage')
   .implement({
     description: 'Pass nextCursor as `after` for the next page; null at the end.',
     authScopes: staffScope(),
@@ -132,21 +172,39 @@ const AdminUserFilter = builder.inputType('AdminUserFilter', {
     status: t.field({ type: AccountStatusEnum, required: false }),
     createdFrom: t.field({ type: 'DateTime', required: false }),
     createdTo: t.field({ type: 'DateTime', required: false, description: 'Exclusive' }),
+    name: t.string({ required: false, description: 'Case-insensitive substring of the display name' }),
+    country: t.string({ required: false, description: 'ISO 3166-1 alpha-2 code (any case)' }),
+    online: t.boolean({ required: false }),
   }),
 });
 
 const uuid = z.uuid();
 const reasonSchema = z.string().trim().min(1, 'reason is required').max(500);
-const cursorSchema = z.string().transform((raw, ctx) => {
-  const [at, id] = Buffer.from(raw, 'base64url').toString('utf8').split('|');
-  const createdAt = new Date(at ?? '');
-  if (Number.isNaN(createdAt.getTime()) || !uuid.safeParse(id).success) {
+// A cursor is `rank|time|id` (rank: 1 for an account online when the page was read, last-seen sorts);
+// the `time|id` cursors of earlier releases still parse, with rank 0.
+const cursorSchema = z.string().transform((raw, ctx): UserSearchCursor => {
+  const parts = Buffer.from(raw, 'base64url').toString('utf8').split('|');
+  const [rank, at, id] = parts.length === 2 ? ['0', ...parts] : parts;
+  const time = new Date(at ?? '');
+  if (
+    parts.length > 3 ||
+    (rank !== '0' && rank !== '1') ||
+    Number.isNaN(time.getTime()) ||
+    !uuid.safeParse(id).success
+  ) {
     ctx.addIssue({ code: 'custom', message: 'after must be a cursor returned by a previous page' });
     return z.NEVER;
   }
-  return { createdAt, id: id as string };
+  return { rank: Number(rank), at: time, id: id as string };
 });
-const cursorOf = (u: UserRow) => Buffer.from(`${u.createdAt.toISOString()}|${u.id}`).toString('base64url');
+const encodeCursor = (c: UserSearchCursor) =>
+  Buffer.from(`${c.rank}|${c.at.toISOString()}|${c.id}`).toString('base64url');
+const nameSchema = z.string().trim().min(1, 'name must not be empty').max(100);
+const countrySchema = z
+  .string()
+  .trim()
+  .toUpperCase()
+  .refine((c) => COUNTRY_CODES.has(c), 'country must be an ISO 3166-1 alpha-2 code');
 
 const actorOf = (ctx: GraphQLContext) => ({ principal: requirePrincipal(ctx), requestId: ctx.requestId });
 
@@ -173,17 +231,24 @@ builder.queryFields((t) => ({
           : { identifier: raw.includes('@') ? raw.toLowerCase() : raw.replace(/[\s()-]/g, '') };
       const rows = await ctx.services.moderation.search({
         query,
+        name: filter.name == null ? null : parseOrThrow(nameSchema, filter.name, 'name'),
+        country: filter.country == null ? null : parseOrThrow(countrySchema, filter.country, 'country'),
+        online: filter.online ?? null,
+        sort: args.sort?.startsWith('LAST_SEEN') ? 'last_seen' : 'created_at',
         role: filter.role ?? null,
         status: filter.status ?? null,
         createdFrom: filter.createdFrom ?? null,
         createdTo: filter.createdTo ?? null,
-        ascending: args.sort === 'CREATED_AT_ASC',
+        ascending: args.sort === 'CREATED_AT_ASC' || args.sort === 'LAST_SEEN_ASC',
         after,
         limit: first + 1,
       });
-      const items = rows.slice(0, first);
-      const last = items.at(-1);
-      return { items, nextCursor: rows.length > first && last ? cursorOf(last) : null };
+      const page = rows.slice(0, first);
+      const last = page.at(-1);
+      return {
+        items: page.map((r) => r.user),
+        nextCursor: rows.length > first && last ? encodeCursor(last.cursor) : null,
+      };
     },
   }),
   adminUser: t.field({

@@ -134,6 +134,7 @@ describe('private profile data is reachable only by its owner and by staff', () 
         'interests',
         'isStreamer',
         'languages',
+        'photos',
         'userId',
       ].sort(),
     );

@@ -6,6 +6,24 @@ import type { Onboarding, Preferences, PrivateProfile, PublicProfile } from './p
 
 const userIdSchema = z.uuid('userId must be an account id');
 
+/** At most this many photos on a public profile; older ones stay in the owner's media list. */
+const MAX_PROFILE_PHOTOS = 20;
+
+const ProfilePhotoRef = builder
+  .objectRef<{ id: string; thumbnailUrl: string; expiresAt: Date; createdAt: Date }>('ProfilePhoto')
+  .implement({
+    description: 'An approved photo on a public profile. Larger renditions through mediaUrl(id).',
+    authScopes: { signedIn: true },
+    fields: (t) => ({
+      id: t.exposeID('id'),
+      thumbnailUrl: t.exposeString('thumbnailUrl', {
+        description: 'Signed, 160 px wide; expires at expiresAt',
+      }),
+      expiresAt: t.field({ type: 'DateTime', resolve: (p) => p.expiresAt }),
+      createdAt: t.field({ type: 'DateTime', resolve: (p) => p.createdAt }),
+    }),
+  });
+
 const PublicProfileRef = builder.objectRef<PublicProfile>('PublicProfile').implement({
   description:
     'What any signed-in account sees of another. Never holds the birth date, contacts, real name or ' +
@@ -26,7 +44,13 @@ const PublicProfileRef = builder.objectRef<PublicProfile>('PublicProfile').imple
       resolve: (p) => p.headline,
     }),
     isStreamer: t.exposeBoolean('isStreamer'),
-    // Photos come from the media domain once it publishes approved photos; no field until then.
+    photos: t.field({
+      type: [ProfilePhotoRef],
+      description: `Approved photos, newest first, at most ${MAX_PROFILE_PHOTOS}; never pending or rejected ones`,
+      // Read through the media service, which owns the photos and their moderation status.
+      resolve: (p, _args, ctx) =>
+        ctx.services.media.publicPhotos(requirePrincipal(ctx), p.userId, MAX_PROFILE_PHOTOS),
+    }),
   }),
 });
 

@@ -214,6 +214,11 @@ export class ProfileService {
     return this.privateProfile(userId);
   }
 
+  /** The profile part of the account's data export: the private view, which holds the public one. */
+  async exportFor(userId: string): Promise<PrivateProfile> {
+    return this.privateProfile(userId);
+  }
+
   /** A moderator's or admin's read of someone's private profile, recorded in the audit log. */
   async viewPrivateAsStaff(actor: AuditActor, userId: string): Promise<PrivateProfile> {
     await this.accounts.getUser(userId);

@@ -22,4 +22,10 @@ export type ProfileTables = {
     created_at: ColumnType<Date, Date | undefined, never>;
     updated_at: Timestamp;
   };
+  /** Read-only view published for the admin user search (user domain). */
+  'profile.admin_directory': {
+    user_id: string;
+    display_name: string | null;
+    country: string | null;
+  };
 };

@@ -8,6 +8,9 @@ import { isBanActive, type UserRepository } from './user.repository.ts';
 
 export const DELETE_CONFIRMATION = 'DELETE';
 
+/** Another domain's part of `exportData`, under its own key of the export. */
+export type DataExporter = { section: string; exportFor(userId: string): Promise<unknown> };
+
 /**
  * Deletion at the user's request and the export of what the user domain holds about them (GDPR
  * articles 17 and 15). Other domains erase and export their own data (see docs/users.md).
@@ -19,6 +22,7 @@ export class AccountDeletionService {
   private readonly clock: Clock;
   private readonly onSessionsEnded: (sessionIds: string[]) => Promise<void>;
   private readonly onAccountChanged: (userId: string) => Promise<void>;
+  private readonly exporters: readonly DataExporter[];
 
   constructor(deps: {
     repo: UserRepository;
@@ -29,6 +33,8 @@ export class AccountDeletionService {
     onSessionsEnded: (sessionIds: string[]) => Promise<void>;
     /** Drops cached accounts on every node (channels.accountsChanged). */
     onAccountChanged: (userId: string) => Promise<void>;
+    /** The other domains' parts of the export, each read through that domain's own service. */
+    exporters: readonly DataExporter[];
   }) {
     this.repo = deps.repo;
     this.accounts = deps.accounts;
@@ -36,6 +42,7 @@ export class AccountDeletionService {
     this.clock = deps.clock;
     this.onSessionsEnded = deps.onSessionsEnded;
     this.onAccountChanged = deps.onAccountChanged;
+    this.exporters = deps.exporters;
   }
 
   async deleteAccount(userId: string, confirm: string): Promise<void> {
@@ -55,19 +62,24 @@ export class AccountDeletionService {
     await this.onAccountChanged(userId);
   }
 
-  /** Everything the user domain holds about the account; never password or token hashes. */
+  /**
+   * Everything held about the account: the user domain's data, then one section per exporter (profile,
+   * media, KYC…). Never password or token hashes, file bytes or download URLs.
+   */
   async exportData(userId: string): Promise<Record<string, unknown>> {
     const user = await this.repo.findUser(userId);
     if (!user) throw notFound('User');
     const now = this.clock.now();
-    const [identities, credentials, sessions, pushTokens, attempts] = await Promise.all([
+    const [identities, credentials, sessions, pushTokens, attempts, sections] = await Promise.all([
       this.repo.listIdentities(userId),
       this.repo.listCredentials(userId),
       this.repo.listSessions(userId, { includeRevoked: true }),
       this.repo.listPushTokens(userId),
       this.repo.listLoginAttempts(userId),
+      Promise.all(this.exporters.map(async (e) => [e.section, await e.exportFor(userId)] as const)),
     ]);
     return {
+      ...Object.fromEntries(sections),
       exportedAt: now.toISOString(),
       account: {
         id: user.id,

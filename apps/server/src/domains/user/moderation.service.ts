@@ -13,6 +13,7 @@ import {
   type UserRepository,
   type UserRow,
   type UserSearch,
+  type UserSearchResult,
 } from './user.repository.ts';
 
 export type AccountStatus = 'active' | 'banned' | 'deleted';
@@ -151,7 +152,7 @@ export class ModerationService {
     return user;
   }
 
-  async search(search: Omit<UserSearch, 'now'>): Promise<UserRow[]> {
+  async search(search: Omit<UserSearch, 'now'>): Promise<UserSearchResult[]> {
     return this.repo.searchUsers({ ...search, now: this.clock.now() });
   }
 

@@ -195,7 +195,7 @@ builder.queryFields((t) => ({
   exportMyData: t.field({
     type: 'JSON',
     description:
-      'Everything the user domain holds about the calling account, as JSON (no password or token hashes)',
+      'Everything held about the calling account, as JSON: account, profile, media list and KYC history (no password or token hashes, file bytes or URLs)',
     authScopes: { signedIn: true },
     resolve: (_root, _args, ctx) => ctx.services.accountDeletion.exportData(requirePrincipal(ctx).userId),
   }),

@@ -78,17 +78,47 @@ export type PushTokenRow = {
   updatedAt: Date;
 };
 
+/** What the admin list shows beside the account, read from the profile and presence views. */
+export type UserListing = {
+  displayName: string | null;
+  country: string | null;
+  online: boolean;
+  onlineSince: Date | null;
+  lastSeenAt: Date | null;
+};
+
+export type AdminUserRow = UserRow & { listing?: UserListing };
+
+/**
+ * Where the previous page ended. `rank` is 1 for an account online when that page was read (last-seen
+ * sorts only: online accounts count as seen now and come before offline ones), `at` the sort time.
+ */
+export type UserSearchCursor = { rank: number; at: Date; id: string };
+
+export type UserSort = 'created_at' | 'last_seen';
+
 export type UserSearch = {
   query: { id: string } | { identifier: string } | null;
   role: Role | null;
   status: 'active' | 'banned' | 'deleted' | null;
   createdFrom: Date | null;
   createdTo: Date | null;
+  /** Case-insensitive substring of the display name. */
+  name: string | null;
+  /** ISO 3166-1 alpha-2, upper case. */
+  country: string | null;
+  online: boolean | null;
+  sort: UserSort;
   ascending: boolean;
-  after: { createdAt: Date; id: string } | null;
+  after: UserSearchCursor | null;
   limit: number;
   now: Date;
 };
+
+export type UserSearchResult = { user: AdminUserRow; cursor: UserSearchCursor };
+
+// ILIKE treats % and _ as wildcards and \ as their escape: a typed name matches literally.
+const likeSubstring = (text: string) => `%${text.replace(/[\\%_]/g, (c) => `\\${c}`)}%`;
 
 /** The only code that reads or writes the `user` schema. */
 export class UserRepository {
@@ -411,9 +441,18 @@ export class UserRepository {
       .execute();
   }
 
-  /** Admin search, keyset-paginated on (created_at, id). */
-  async searchUsers(search: UserSearch): Promise<UserRow[]> {
-    let query = this.db.selectFrom('user.users').select(USER_COLUMNS);
+  /**
+   * Admin search, keyset-paginated on (created_at, id) or, for last seen, on (online, online_since or
+   * last_seen_at, id). Name, country and presence come from the views the profile and presence
+   * domains publish (`profile.admin_directory`, `presence.user_presence`), read only.
+   */
+  async searchUsers(search: UserSearch): Promise<UserSearchResult[]> {
+    let query = this.db
+      .selectFrom('user.users')
+      .leftJoin('profile.admin_directory as d', 'd.user_id', 'user.users.id')
+      .leftJoin('presence.user_presence as p', 'p.user_id', 'user.users.id')
+      .select(USER_COLUMNS)
+      .select(['d.display_name', 'd.country', 'p.online', 'p.online_since', 'p.last_seen_at']);
     const q = search.query;
     if (q && 'id' in q) query = query.where('id', '=', q.id);
     if (q && 'identifier' in q) {
@@ -436,21 +475,73 @@ export class UserRepository {
       query = query.where('status', '=', 'active').where(sql<boolean>`not ${banned}`);
     if (search.createdFrom) query = query.where('created_at', '>=', search.createdFrom);
     if (search.createdTo) query = query.where('created_at', '<', search.createdTo);
+    if (search.name !== null)
+      query = query.where(sql<boolean>`d.display_name ilike ${likeSubstring(search.name)}`);
+    if (search.country !== null) query = query.where('d.country', '=', search.country);
+    if (search.online !== null)
+      query = query.where(sql<boolean>`coalesce(p.online, false) = ${search.online}`);
+
     // Postgres keeps microseconds, a cursor (a JS Date) milliseconds: order and compare on the latter.
-    const createdMs = sql<Date>`date_trunc('milliseconds', created_at)`;
-    if (search.after) {
-      const { createdAt, id } = search.after;
-      query = search.ascending
-        ? query.where(sql<boolean>`(${createdMs}, id) > (${createdAt}, ${id}::uuid)`)
-        : query.where(sql<boolean>`(${createdMs}, id) < (${createdAt}, ${id}::uuid)`);
-    }
+    const rank =
+      search.sort === 'last_seen' ? sql<number>`(case when p.online then 1 else 0 end)` : sql<number>`0`;
+    const at =
+      search.sort === 'last_seen'
+        ? sql<Date>`date_trunc('milliseconds', case when p.online then p.online_since else coalesce(p.last_seen_at, timestamptz 'epoch') end)`
+        : sql<Date>`date_trunc('milliseconds', created_at)`;
     const direction = search.ascending ? sql`asc` : sql`desc`;
+    const compare = search.ascending ? sql`>` : sql`<`;
+    if (search.after) {
+      const { rank: r, at: t, id } = search.after;
+      query =
+        search.sort === 'last_seen'
+          ? query.where(
+              sql<boolean>`(${rank}, ${at}, id) ${compare} (${r}::int, ${t}::timestamptz, ${id}::uuid)`,
+            )
+          : query.where(sql<boolean>`(${at}, id) ${compare} (${t}::timestamptz, ${id}::uuid)`);
+    }
+    if (search.sort === 'last_seen') query = query.orderBy(sql`${rank} ${direction}`);
     const rows = await query
-      .orderBy(sql`${createdMs} ${direction}`)
+      .select([rank.as('sort_rank'), at.as('sort_at')])
+      .orderBy(sql`${at} ${direction}`)
       .orderBy(sql`id ${direction}`)
       .limit(search.limit)
       .execute();
-    return rows.map(toUser);
+    return rows.map((row) => ({
+      user: {
+        ...toUser(row),
+        listing: {
+          displayName: row.display_name,
+          country: row.country,
+          online: row.online ?? false,
+          onlineSince: row.online_since,
+          lastSeenAt: row.last_seen_at,
+        },
+      },
+      cursor: { rank: Number(row.sort_rank), at: row.sort_at, id: row.id },
+    }));
+  }
+
+  /** The listing of one account (the admin detail and mutations, which do not go through search). */
+  async findListing(userId: string): Promise<UserListing> {
+    const [directory, presence] = await Promise.all([
+      this.db
+        .selectFrom('profile.admin_directory')
+        .select(['display_name', 'country'])
+        .where('user_id', '=', userId)
+        .executeTakeFirst(),
+      this.db
+        .selectFrom('presence.user_presence')
+        .select(['online', 'online_since', 'last_seen_at'])
+        .where('user_id', '=', userId)
+        .executeTakeFirst(),
+    ]);
+    return {
+      displayName: directory?.display_name ?? null,
+      country: directory?.country ?? null,
+      online: presence?.online ?? false,
+      onlineSince: presence?.online_since ?? null,
+      lastSeenAt: presence?.last_seen_at ?? null,
+    };
   }
 
   async listIdentities(userId: string) {
