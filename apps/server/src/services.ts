@@ -138,6 +138,7 @@ export function createServices(deps: {
     audit,
     publicUrl: config.publicUrl,
     maxImageBytes: config.media.maxImageBytes,
+    maxVideoBytes: config.media.maxVideoBytes,
     urlTtlSeconds: config.media.urlTtlSeconds,
   });
   const kycRepo = new KycRepository(db);

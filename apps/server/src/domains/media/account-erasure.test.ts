@@ -11,7 +11,7 @@ import type { AuthTokens } from '../user/session.service.ts';
 import { MEDIA_ERASURE_CONSUMER } from './media.consumers.ts';
 
 const DELETE = 'mutation($confirm: String!) { deleteMyAccount(confirm: $confirm) }';
-const MODERATE = `mutation($ids: [ID!]!) { moderatePhotos(ids: $ids, decision: APPROVE) { id status } }`;
+const MODERATE = `mutation($ids: [ID!]!) { moderateMedia(ids: $ids, decision: APPROVE) { id status } }`;
 const REVIEW = `mutation($id: ID!) { reviewKyc(submissionId: $id, decision: APPROVE) { id status } }`;
 
 const png = () =>

@@ -15,8 +15,22 @@ export const photoModerated = defineEvent({
   }),
 });
 
+export const videoModerated = defineEvent({
+  type: 'video_moderated',
+  version: 1,
+  description:
+    "A moderator approved or rejected one of the account's videos (with the reason when rejected). " +
+    'The owner receives it on their accountEvents subscription.',
+  payload: z.object({
+    mediaId: z.uuid(),
+    ownerId: z.uuid(),
+    decision: z.enum(['approved', 'rejected']),
+    reason: z.string().nullable(),
+  }),
+});
+
 /** Every event the media domain emits. */
-export const mediaEvents = [photoModerated];
+export const mediaEvents = [photoModerated, videoModerated];
 
 /** Events the owner may see on their accountEvents subscription. */
-export const mediaAccountVisibleEvents = [photoModerated];
+export const mediaAccountVisibleEvents = [photoModerated, videoModerated];

@@ -13,25 +13,38 @@ const uuidSchema = z.uuid('id must be a media id');
 export const MediaKindEnum = builder.enumType('MediaKind', {
   values: {
     PHOTO: { value: 'photo', description: 'A profile or gallery photo; public once a moderator approves it' },
+    VIDEO: {
+      value: 'video',
+      description: 'An MP4 or WebM video, stored as uploaded; public once a moderator approves it',
+    },
     KYC_DOCUMENT: { value: 'kyc_document', description: 'An identity document or selfie; never public' },
   } as const,
+});
+
+const ModeratedKindEnum = builder.enumType('ModeratedMediaKind', {
+  description: 'The kinds of upload a moderator reviews',
+  values: { PHOTO: { value: 'photo' }, VIDEO: { value: 'video' } } as const,
 });
 
 const MediaStatusEnum = builder.enumType('MediaStatus', {
   values: {
     PENDING: {
       value: 'pending',
-      description: 'A photo waiting for moderation; only its owner and staff see it',
+      description: 'A photo or video waiting for moderation; only its owner and staff see it',
     },
-    APPROVED: { value: 'approved', description: 'A photo anyone signed in may see' },
-    REJECTED: { value: 'rejected', description: 'A photo a moderator refused, with a reason' },
+    APPROVED: { value: 'approved', description: 'A photo or video anyone signed in may see' },
+    REJECTED: { value: 'rejected', description: 'A photo or video a moderator refused, with a reason' },
     PRIVATE: { value: 'private', description: 'A KYC document: its owner, moderators and admins only' },
   } as const,
 });
 
 const MediaVariantEnum = builder.enumType('MediaVariant', {
   values: {
-    ORIGINAL: { value: 'original', description: 'Full size, re-encoded as JPEG without metadata' },
+    ORIGINAL: {
+      value: 'original',
+      description:
+        'Photos: full size, re-encoded as JPEG without metadata. Videos: the uploaded file, as is (their only rendition)',
+    },
     W160: { value: '160', description: 'WebP, 160 pixels wide (or less if the image is smaller)' },
     W480: { value: '480', description: 'WebP, 480 pixels wide' },
     W1080: { value: '1080', description: 'WebP, 1080 pixels wide' },
@@ -51,8 +64,8 @@ const MediaRef = builder.objectRef<MediaItem>('Media').implement({
     kind: t.field({ type: MediaKindEnum, resolve: (m) => m.kind }),
     status: t.field({ type: MediaStatusEnum, resolve: (m) => m.status }),
     rejectionReason: t.string({ nullable: true, resolve: (m) => m.rejectionReason }),
-    width: t.exposeInt('width'),
-    height: t.exposeInt('height'),
+    width: t.exposeInt('width', { description: '0 for videos (not probed)' }),
+    height: t.exposeInt('height', { description: '0 for videos (not probed)' }),
     moderatedAt: t.field({ type: 'DateTime', nullable: true, resolve: (m) => m.moderatedAt }),
     createdAt: t.field({ type: 'DateTime', resolve: (m) => m.createdAt }),
   }),
@@ -103,7 +116,7 @@ builder.queryFields((t) => ({
     type: MediaUrlRef,
     description:
       'A short-lived download URL. The owner always gets one; moderators and admins too; anyone else ' +
-      'only for approved photos. Otherwise NOT_FOUND, whether or not the id exists.',
+      'only for approved photos and videos. Otherwise NOT_FOUND, whether or not the id exists.',
     authScopes: { signedIn: true },
     args: {
       id: t.arg.id({ required: true }),
@@ -114,28 +127,29 @@ builder.queryFields((t) => ({
       return ctx.services.media.urlFor(requirePrincipal(ctx), id, args.variant ?? 'original');
     },
   }),
-  photoModerationQueue: t.field({
+  mediaModerationQueue: t.field({
     type: MediaPage,
-    description: 'Photos waiting for a decision, oldest first',
+    description: 'Photos and videos (or only the given kind) waiting for a decision, oldest first',
     authScopes: STAFF,
     args: {
+      kind: t.arg({ type: ModeratedKindEnum, required: false }),
       first: t.arg.int({ required: false, defaultValue: 50 }),
       after: t.arg.string({ required: false }),
     },
     resolve: async (_root, args, ctx) => {
       const first = parseOrThrow(firstSchema, args.first ?? 50, 'first');
       const after = args.after ? BigInt(parseOrThrow(cursorSchema, args.after, 'after')) : undefined;
-      return page(await ctx.services.media.moderationQueue(first + 1, after), first);
+      return page(await ctx.services.media.moderationQueue(first + 1, after, args.kind ?? undefined), first);
     },
   }),
 }));
 
-builder.mutationField('moderatePhotos', (t) =>
+builder.mutationField('moderateMedia', (t) =>
   t.field({
     type: [MediaRef],
     description:
-      'Approves or rejects photos (up to 100 at once; REJECT needs a reason). Audited; each owner is told ' +
-      'through a photo_moderated account event.',
+      'Approves or rejects photos and videos (up to 100 at once; REJECT needs a reason). Audited; each ' +
+      'owner is told through a photo_moderated or video_moderated account event.',
     authScopes: STAFF,
     args: {
       ids: t.arg.idList({ required: true }),

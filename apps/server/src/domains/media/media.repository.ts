@@ -1,6 +1,6 @@
 import type { Db } from '../../platform/db/database.ts';
 import type { Tx } from '../../platform/db/transaction.ts';
-import type { MediaKind, MediaStatus, MediaVariantRecord } from './media.tables.ts';
+import type { MediaKind, MediaStatus, MediaVariantRecord, ModeratedKind } from './media.tables.ts';
 
 type Executor = Db | Tx;
 
@@ -169,9 +169,10 @@ export class MediaRepository {
     return rows.map(toItem);
   }
 
-  /** Pending photos, oldest first (first come, first reviewed); `after` is a seq. */
-  async listPending(limit: number, after: bigint | undefined): Promise<MediaItem[]> {
+  /** Pending photos and videos (or one kind), oldest first (first come, first reviewed); `after` is a seq. */
+  async listPending(limit: number, after: bigint | undefined, kind?: ModeratedKind): Promise<MediaItem[]> {
     let query = this.db.selectFrom('media.items').select(COLUMNS).where('status', '=', 'pending');
+    if (kind !== undefined) query = query.where('kind', '=', kind);
     if (after !== undefined) query = query.where('seq', '>', after);
     const rows = await query.orderBy('seq', 'asc').limit(limit).execute();
     return rows.map(toItem);

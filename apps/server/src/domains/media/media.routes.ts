@@ -5,7 +5,7 @@ import type { Services } from '../../services.ts';
 import { VARIANT_NAMES } from './image-processing.ts';
 import type { MediaKind } from './media.tables.ts';
 
-const UPLOAD_KINDS: readonly MediaKind[] = ['photo', 'kyc_document'];
+const UPLOAD_KINDS: readonly MediaKind[] = ['photo', 'video', 'kyc_document'];
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
 const sendError = (reply: FastifyReply, request: FastifyRequest, status: number, error: AppError) =>
@@ -18,6 +18,20 @@ const statusOf = (error: AppError) =>
   400;
 
 /**
+ * The stream's bytes, or undefined once it passes `limit`: the rest is drained (bounded by the
+ * multipart fileSize limit) without being kept, so a too-large file never sits in memory.
+ */
+async function readAtMost(stream: AsyncIterable<Buffer>, limit: number): Promise<Buffer | undefined> {
+  const chunks: Buffer[] = [];
+  let total = 0;
+  for await (const chunk of stream) {
+    total += chunk.length;
+    if (total <= limit) chunks.push(chunk);
+  }
+  return total > limit ? undefined : Buffer.concat(chunks);
+}
+
+/**
  * `POST /media` (multipart upload, signed in) and `GET /media/:id/:variant` (download by signed URL).
  * Uploads are not GraphQL: a file is a byte stream, and multipart is what every client can send.
  */
@@ -26,7 +40,8 @@ export async function registerMediaRoutes(app: FastifyInstance, services: Servic
   await app.register(async (scope) => {
     await scope.register(multipart, {
       limits: {
-        fileSize: services.media.maxImageBytes,
+        // The larger of the two limits; the per-kind limit is applied while the file part is read.
+        fileSize: Math.max(services.media.maxBytesFor('photo'), services.media.maxBytesFor('video')),
         files: 1,
         fields: 4,
         fieldSize: 100,
@@ -66,8 +81,17 @@ export async function registerMediaRoutes(app: FastifyInstance, services: Servic
             if (part.type === 'field') {
               if (part.fieldname === 'kind') kind = String(part.value);
             } else if (part.fieldname === 'file' && file === undefined) {
-              // The part's declared content type and file name are ignored: the bytes decide.
-              file = await part.toBuffer();
+              // The part's declared content type and file name are ignored: the bytes decide. The kind
+              // comes first (documented), so its own limit applies before more than that is buffered.
+              const limit = services.media.maxBytesFor(kind === 'video' ? 'video' : 'photo');
+              const bytes = await readAtMost(part.file, limit);
+              // Truncated: it passed the multipart fileSize limit, so it is too large whatever its kind.
+              if (!bytes || part.file.truncated) {
+                throw new AppError('BAD_USER_INPUT', `The file is larger than ${limit} bytes`, {
+                  field: 'file',
+                });
+              }
+              file = bytes;
             } else {
               await part.toBuffer();
             }
@@ -76,7 +100,7 @@ export async function registerMediaRoutes(app: FastifyInstance, services: Servic
           if (error instanceof AppError) return sendError(reply, request, 400, error);
           const code = (error as { code?: string }).code ?? '';
           if (code === 'FST_REQ_FILE_TOO_LARGE') {
-            const message = `The file is larger than ${services.media.maxImageBytes} bytes`;
+            const message = `The file is larger than ${services.media.maxBytesFor(kind === 'video' ? 'video' : 'photo')} bytes`;
             return sendError(reply, request, 400, new AppError('BAD_USER_INPUT', message, { field: 'file' }));
           }
           if (code.startsWith('FST_')) {

@@ -8,10 +8,11 @@ import type { ObjectStorage, StoredObject } from '../../providers/storage/storag
 import type { EventLog } from '../event_log/event-log.service.ts';
 import type { AuditActor, AuditLog } from '../mission_control/audit-log.ts';
 import { processImage, type VariantName } from './image-processing.ts';
-import { photoModerated } from './media.events.ts';
+import { photoModerated, videoModerated } from './media.events.ts';
 import type { MediaItem, MediaRepository } from './media.repository.ts';
-import type { MediaKind, MediaVariantRecord } from './media.tables.ts';
+import type { MediaKind, MediaVariantRecord, ModeratedKind } from './media.tables.ts';
 import type { MediaUrlSigner } from './media-url-signer.ts';
+import { checkVideo } from './video-processing.ts';
 
 export type ModerationDecision = 'approve' | 'reject';
 
@@ -21,13 +22,14 @@ const STAFF_ROLES = new Set(['moderator', 'admin']);
 const actsAsStaff = (principal: Principal) => STAFF_ROLES.has(principal.role);
 
 /**
- * Who may see an item: its owner always; moderators and admins everything (they review photos and KYC
- * documents); anyone else only photos a moderator approved. KYC documents are never public.
+ * Who may see an item: its owner always; moderators and admins everything (they review photos, videos
+ * and KYC documents); anyone else only photos and videos a moderator approved. KYC documents are never
+ * public.
  */
 export function canView(principal: Principal, item: MediaItem): boolean {
   if (item.ownerId === principal.userId) return true;
   if (actsAsStaff(principal)) return true;
-  return item.kind === 'photo' && item.status === 'approved';
+  return (item.kind === 'photo' || item.kind === 'video') && item.status === 'approved';
 }
 
 export type MediaExport = {
@@ -44,7 +46,7 @@ export type MediaExport = {
 
 export const mediaPath = (id: string, variant: VariantName) => `/media/${id}/${variant}`;
 
-/** Uploads, access by expiring URL, and photo moderation. */
+/** Uploads, access by expiring URL, and moderation of photos and videos. */
 export class MediaService {
   private readonly deps: {
     db: Db;
@@ -56,6 +58,7 @@ export class MediaService {
     audit: AuditLog;
     publicUrl: string;
     maxImageBytes: number;
+    maxVideoBytes: number;
     urlTtlSeconds: number;
   };
 
@@ -67,11 +70,18 @@ export class MediaService {
     return this.deps.maxImageBytes;
   }
 
+  /** The size limit of an upload of this kind (the route enforces it while the body streams in). */
+  maxBytesFor(kind: MediaKind): number {
+    return kind === 'video' ? this.deps.maxVideoBytes : this.deps.maxImageBytes;
+  }
+
   /**
-   * Stores an upload: checks and re-encodes it, writes every rendition, then records it. Photos wait for
-   * moderation (`pending`); KYC documents are `private` for good. On any failure nothing stays stored.
+   * Stores an upload: checks and re-encodes it, writes every rendition, then records it. Photos and
+   * videos wait for moderation (`pending`); KYC documents are `private` for good. On any failure nothing
+   * stays stored.
    */
   async upload(ownerId: string, kind: MediaKind, bytes: Buffer): Promise<MediaItem> {
+    if (kind === 'video') return this.uploadVideo(ownerId, bytes);
     const image = await processImage(bytes, this.deps.maxImageBytes);
     const id = randomUUID();
     const variants: MediaVariantRecord[] = image.variants.map((v) => ({
@@ -102,6 +112,40 @@ export class MediaService {
       });
     } catch (error) {
       await Promise.allSettled(variants.map((v) => this.deps.storage.delete(v.key)));
+      throw error;
+    }
+  }
+
+  /**
+   * A video is stored as uploaded (no transcoding), as its single `original` rendition. Its dimensions
+   * are not probed, so they are recorded as 0.
+   */
+  private async uploadVideo(ownerId: string, bytes: Buffer): Promise<MediaItem> {
+    const video = await checkVideo(bytes, this.deps.maxVideoBytes);
+    const id = randomUUID();
+    const rendition: MediaVariantRecord = {
+      name: 'original',
+      key: `media/${ownerId}/${id}/original.${video.extension}`,
+      contentType: video.contentType,
+      width: 0,
+      height: 0,
+      bytes: bytes.length,
+    };
+    try {
+      await this.deps.storage.put(rendition.key, bytes, video.contentType);
+      return await this.deps.repo.insert(this.deps.db, {
+        id,
+        ownerId,
+        kind: 'video',
+        status: 'pending',
+        contentType: video.contentType,
+        width: 0,
+        height: 0,
+        bytes: bytes.length,
+        variants: [rendition],
+      });
+    } catch (error) {
+      await this.deps.storage.delete(rendition.key).catch(() => undefined);
       throw error;
     }
   }
@@ -209,14 +253,19 @@ export class MediaService {
     return items;
   }
 
-  /** Pending photos, oldest first. */
-  async moderationQueue(limit: number, after: bigint | undefined): Promise<MediaItem[]> {
-    return this.deps.repo.listPending(limit, after);
+  /** Pending photos and videos (or only one kind), oldest first. */
+  async moderationQueue(
+    limit: number,
+    after: bigint | undefined,
+    kind?: ModeratedKind,
+  ): Promise<MediaItem[]> {
+    return this.deps.repo.listPending(limit, after, kind);
   }
 
   /**
-   * Approves or rejects photos in one transaction: each change, its audit entry and the owner's
-   * `photo_moderated` event commit together. A decision may overturn an earlier one (a photo approved
+   * Approves or rejects photos and videos in one transaction: each change, its audit entry
+   * (`media.photo_*` / `media.video_*`) and the owner's `photo_moderated` / `video_moderated` event
+   * commit together. A decision may overturn an earlier one (a photo approved
    * by mistake can be taken down); repeating the same decision changes nothing and records nothing.
    */
   async moderate(
@@ -227,12 +276,12 @@ export class MediaService {
   ): Promise<MediaItem[]> {
     if (decision === 'reject' && !reason) throw badInput('A rejection needs a reason', { field: 'reason' });
     const unique = [...new Set(ids)];
-    const status = decision === 'approve' ? 'approved' : 'rejected';
+    const status: 'approved' | 'rejected' = decision === 'approve' ? 'approved' : 'rejected';
     return withTransaction(this.deps.db, async (tx) => {
       const items = await this.deps.repo.lockMany(tx, unique);
       for (const id of unique) {
         const item = items.find((i) => i.id === id);
-        if (item?.kind !== 'photo') throw notFound(`Photo ${id}`);
+        if (item?.kind !== 'photo' && item?.kind !== 'video') throw notFound(`Media ${id}`);
       }
       const now = this.deps.clock.now();
       const results: MediaItem[] = [];
@@ -248,19 +297,24 @@ export class MediaService {
           at: now,
         });
         await this.deps.audit.record(tx, actor, {
-          action: `media.photo_${status}`,
+          action: `media.${item.kind}_${status}`,
           targetType: 'media',
           targetId: item.id,
           before: { status: item.status, rejectionReason: item.rejectionReason },
           after: { status: updated.status, rejectionReason: updated.rejectionReason },
           reason,
         });
+        const payload = {
+          mediaId: item.id,
+          ownerId: item.ownerId,
+          decision: status,
+          reason: updated.rejectionReason,
+        };
         await this.deps.eventLog.emit(
           tx,
-          photoModerated.event(
-            { mediaId: item.id, ownerId: item.ownerId, decision: status, reason: updated.rejectionReason },
-            { userId: item.ownerId },
-          ),
+          item.kind === 'video'
+            ? videoModerated.event(payload, { userId: item.ownerId })
+            : photoModerated.event(payload, { userId: item.ownerId }),
         );
         results.push(updated);
       }

@@ -1,6 +1,8 @@
 import type { ColumnType, Generated } from 'kysely';
 
-export type MediaKind = 'photo' | 'kyc_document';
+export type MediaKind = 'photo' | 'video' | 'kyc_document';
+/** The kinds a moderator approves before anyone else may see them. */
+export type ModeratedKind = 'photo' | 'video';
 export type MediaStatus = 'pending' | 'approved' | 'rejected' | 'private';
 
 /** One stored rendition of an upload. */

@@ -10,6 +10,20 @@ import type { AuthTokens } from '../user/session.service.ts';
 
 const URL_TTL_SECONDS = 60;
 const MAX_BYTES = 2_000_000;
+const MAX_VIDEO_BYTES = 100_000;
+
+/**
+ * The smallest MP4 file-type recognises: an `ftyp` box (size 24, brand isom, compatible isom/mp41).
+ * The rest is padding: videos are stored as is, never decoded.
+ */
+const tinyMp4 = (padding = 1000) =>
+  Buffer.concat([
+    Buffer.from([0, 0, 0, 0x18]),
+    Buffer.from('ftypisom'),
+    Buffer.from([0, 0, 2, 0]),
+    Buffer.from('isommp41'),
+    Buffer.alloc(padding),
+  ]);
 
 /** The system clock, moved forward on demand: URL expiry is tested without sleeping. */
 const shiftedClock = () => {
@@ -46,9 +60,11 @@ async function listFiles(dir: string): Promise<string[]> {
 type UploadResponse = { status: number; body: { id?: string; error?: { code: string; field?: string } } };
 
 const URL_QUERY = `query($id: ID!, $variant: MediaVariant) { mediaUrl(id: $id, variant: $variant) { url expiresAt } }`;
-const QUEUE = `query($first: Int, $after: String) { photoModerationQueue(first: $first, after: $after) { items { id ownerId status } nextCursor } }`;
+const QUEUE = `query($kind: ModeratedMediaKind, $first: Int, $after: String) {
+  mediaModerationQueue(kind: $kind, first: $first, after: $after) { items { id ownerId kind status } nextCursor }
+}`;
 const MODERATE = `mutation($ids: [ID!]!, $decision: ModerationDecision!, $reason: String) {
-  moderatePhotos(ids: $ids, decision: $decision, reason: $reason) { id status rejectionReason }
+  moderateMedia(ids: $ids, decision: $decision, reason: $reason) { id status rejectionReason }
 }`;
 
 describe('media', () => {
@@ -100,6 +116,7 @@ describe('media', () => {
         MEDIA_STORAGE_DIR: dir,
         MEDIA_URL_TTL_SECONDS: String(URL_TTL_SECONDS),
         MEDIA_MAX_IMAGE_BYTES: String(MAX_BYTES),
+        MEDIA_MAX_VIDEO_BYTES: String(MAX_VIDEO_BYTES),
       },
       clock,
     });
@@ -198,6 +215,95 @@ describe('media', () => {
     });
   });
 
+  describe('videos', () => {
+    const uploadVideo = (token: string, bytes: Buffer, type = 'video/mp4') =>
+      upload(token, 'video', bytes, 'clip.mp4', type);
+
+    it('refuses a file declared video/mp4 whose bytes are not MP4 or WebM, even an image', async () => {
+      const before = await listFiles(dir);
+      for (const bytes of [Buffer.from('not a video at all\n'.repeat(20)), await png(300, 300)]) {
+        const result = await uploadVideo(owner.accessToken, bytes);
+        expect(result.status).toBe(400);
+        expect(result.body.error).toMatchObject({ code: 'BAD_USER_INPUT', field: 'file' });
+      }
+      expect(await listFiles(dir)).toEqual(before);
+    });
+
+    it('enforces MEDIA_MAX_VIDEO_BYTES, while images keep their own limit', async () => {
+      const before = await listFiles(dir);
+      const large = await uploadVideo(owner.accessToken, tinyMp4(MAX_VIDEO_BYTES));
+      expect(large.status).toBe(400);
+      expect(large.body.error).toMatchObject({ code: 'BAD_USER_INPUT', field: 'file' });
+      // Just under the limit is fine.
+      const fits = await uploadVideo(owner.accessToken, tinyMp4(MAX_VIDEO_BYTES - 24));
+      expect(fits.status).toBe(201);
+      expect((await listFiles(dir)).length).toBe(before.length + 1);
+    });
+
+    it('stores an MP4 as is, queues it, and shows it to others once approved', async () => {
+      const bytes = tinyMp4();
+      // The declared type is ignored in both directions: an MP4 sent as text is still an MP4.
+      const result = await uploadVideo(owner.accessToken, bytes, 'text/plain');
+      expect(result.status).toBe(201);
+      expect(result.body).toMatchObject({ kind: 'video', status: 'pending' });
+      const id = result.body.id as string;
+      const stored = (await listFiles(dir)).filter((f) => f.includes(id));
+      expect(stored.map((f) => path.basename(f))).toEqual(['original.mp4']);
+      expect((await readFile(stored[0] as string)).equals(bytes)).toBe(true);
+
+      const videos = await gql<{ mediaModerationQueue: { items: Array<{ id: string; kind: string }> } }>(
+        app.url,
+        QUEUE,
+        { kind: 'VIDEO', first: 100 },
+        { token: moderator.accessToken },
+      );
+      expect(videos.data?.mediaModerationQueue.items.map((i) => i.id)).toContain(id);
+      expect(videos.data?.mediaModerationQueue.items.every((i) => i.kind === 'VIDEO')).toBe(true);
+      const photos = await gql<{ mediaModerationQueue: { items: Array<{ id: string; kind: string }> } }>(
+        app.url,
+        QUEUE,
+        { kind: 'PHOTO', first: 100 },
+        { token: moderator.accessToken },
+      );
+      expect(photos.data?.mediaModerationQueue.items.map((i) => i.id)).not.toContain(id);
+
+      expect(errorCodes(await urlFor(other.accessToken, id))).toEqual(['NOT_FOUND']);
+      const approved = await gql<{ moderateMedia: Array<{ id: string; status: string }> }>(
+        app.url,
+        MODERATE,
+        { ids: [id], decision: 'APPROVE' },
+        { token: moderator.accessToken },
+      );
+      expect(approved.data?.moderateMedia).toEqual([{ id, status: 'APPROVED', rejectionReason: null }]);
+
+      const link = await urlFor(other.accessToken, id);
+      const downloaded = await fetch(reachable(link.data?.mediaUrl.url as string));
+      expect(downloaded.status).toBe(200);
+      expect(downloaded.headers.get('content-type')).toBe('video/mp4');
+      expect(Buffer.from(await downloaded.arrayBuffer()).equals(bytes)).toBe(true);
+      // Videos have no thumbnails.
+      expect(errorCodes(await urlFor(owner.accessToken, id, 'W160'))).toEqual(['NOT_FOUND']);
+
+      const audit = await gql<{ auditLog: { items: Array<{ action: string }> } }>(
+        app.url,
+        `query($filter: AuditFilter) { auditLog(filter: $filter) { items { action } } }`,
+        { filter: { targetType: 'media', targetId: id } },
+        { token: admin.accessToken },
+      );
+      expect(audit.data?.auditLog.items).toEqual([{ action: 'media.video_approved' }]);
+      const events = await app.database.handle.db
+        .selectFrom('event_log.events')
+        .select(['type', 'user_id', 'payload'])
+        .where('type', '=', 'video_moderated')
+        .execute();
+      expect(events).toContainEqual({
+        type: 'video_moderated',
+        user_id: owner.userId,
+        payload: { mediaId: id, ownerId: owner.userId, decision: 'approved', reason: null },
+      });
+    });
+  });
+
   describe('signed URLs', () => {
     it('serve the file until they expire, and refuse any change to them', async () => {
       const id = await uploadPhoto(owner.accessToken);
@@ -292,15 +398,15 @@ describe('media', () => {
 
     it('queues pending photos, decides in bulk, audits every change and tells the owner', async () => {
       const ids = [await uploadPhoto(owner.accessToken), await uploadPhoto(other.accessToken)];
-      const queue = await gql<{ photoModerationQueue: { items: Array<{ id: string; status: string }> } }>(
+      const queue = await gql<{ mediaModerationQueue: { items: Array<{ id: string; status: string }> } }>(
         app.url,
         QUEUE,
         { first: 100 },
         { token: moderator.accessToken },
       );
-      const queued = queue.data?.photoModerationQueue.items.map((i) => i.id) ?? [];
+      const queued = queue.data?.mediaModerationQueue.items.map((i) => i.id) ?? [];
       expect(queued).toEqual(expect.arrayContaining(ids));
-      expect(queue.data?.photoModerationQueue.items.every((i) => i.status === 'PENDING')).toBe(true);
+      expect(queue.data?.mediaModerationQueue.items.every((i) => i.status === 'PENDING')).toBe(true);
 
       const noReason = await gql(
         app.url,
@@ -311,7 +417,7 @@ describe('media', () => {
       expect(errorCodes(noReason)).toEqual(['BAD_USER_INPUT']);
 
       const rejected = await gql<{
-        moderatePhotos: Array<{ id: string; status: string; rejectionReason: string }>;
+        moderateMedia: Array<{ id: string; status: string; rejectionReason: string }>;
       }>(
         app.url,
         MODERATE,
@@ -319,10 +425,10 @@ describe('media', () => {
         { token: moderator.accessToken },
       );
       expect(rejected.errors).toBeUndefined();
-      expect(rejected.data?.moderatePhotos).toEqual(
+      expect(rejected.data?.moderateMedia).toEqual(
         ids.map((id) => ({ id, status: 'REJECTED', rejectionReason: 'Face not visible' })),
       );
-      const after = await gql<{ photoModerationQueue: { items: Array<{ id: string }> } }>(
+      const after = await gql<{ mediaModerationQueue: { items: Array<{ id: string }> } }>(
         app.url,
         QUEUE,
         { first: 100 },
@@ -330,7 +436,7 @@ describe('media', () => {
           token: moderator.accessToken,
         },
       );
-      expect(after.data?.photoModerationQueue.items.map((i) => i.id)).not.toEqual(
+      expect(after.data?.mediaModerationQueue.items.map((i) => i.id)).not.toEqual(
         expect.arrayContaining([ids[0]]),
       );
 

@@ -8,7 +8,7 @@ import { gql } from '../../../test/graphql-client.ts';
 
 const PHOTOS = 'query($id: ID!) { profile(userId: $id) { photos { id thumbnailUrl expiresAt } } }';
 const MODERATE = `mutation($ids: [ID!]!, $decision: ModerationDecision!, $reason: String) {
-  moderatePhotos(ids: $ids, decision: $decision, reason: $reason) { id }
+  moderateMedia(ids: $ids, decision: $decision, reason: $reason) { id }
 }`;
 
 const png = () =>

@@ -74,6 +74,7 @@ export const envSchema = z.object({
   STORAGE_BACKEND: z.enum(['local', 's3']).default('local'),
   MEDIA_STORAGE_DIR: z.string().min(1).default('.data/media'),
   MEDIA_MAX_IMAGE_BYTES: positiveInt.default(10 * 1024 * 1024),
+  MEDIA_MAX_VIDEO_BYTES: positiveInt.default(50 * 1024 * 1024),
   MEDIA_URL_SECRET: z.string().min(32, 'must have at least 32 characters').optional(),
   MEDIA_URL_TTL_SECONDS: positiveInt.default(300),
   S3_ENDPOINT: z.url().optional(),
@@ -143,6 +144,7 @@ export type Config = {
     /** Absolute: MEDIA_STORAGE_DIR resolved against the repository root. */
     localDir: string;
     maxImageBytes: number;
+    maxVideoBytes: number;
     urlSecret: string;
     urlTtlSeconds: number;
     s3:
@@ -264,6 +266,7 @@ export function loadConfig(source: Record<string, string | undefined> = process.
       backend: e.STORAGE_BACKEND,
       localDir: path.resolve(REPO_ROOT, e.MEDIA_STORAGE_DIR),
       maxImageBytes: e.MEDIA_MAX_IMAGE_BYTES,
+      maxVideoBytes: e.MEDIA_MAX_VIDEO_BYTES,
       urlSecret:
         e.MEDIA_URL_SECRET ??
         createHash('sha256').update(`olo-development-media-url-secret:${publicUrl}`).digest('base64url'),
