@@ -68,6 +68,23 @@ const toRun = (row: Selectable<TimetableTables['timetable.cron_runs']>): CronRun
 const OPEN_STATUSES: CronRunStatus[] = ['scheduled', 'running', 'retrying'];
 
 /** The only code that reads or writes the `timetable` schema. */
+/** The stored columns of a task definition, as written on insert and on update. */
+function taskRow(task: CronTaskWrite, now: Date) {
+  return {
+    name: task.name,
+    task: task.task,
+    cron: task.cron,
+    time_zone: task.timeZone,
+    enabled: task.enabled,
+    payload: JSON.stringify(task.payload),
+    catch_up: task.catchUp,
+    max_attempts: task.maxAttempts,
+    next_run_at: task.nextRunAt,
+    created_at: now,
+    updated_at: now,
+  };
+}
+
 export class TimetableRepository {
   readonly db: Db;
 
@@ -89,19 +106,7 @@ export class TimetableRepository {
 
   /** Inserts or replaces a task's definition; its run history and last outcome stay. */
   async upsertTask(ex: Executor, task: CronTaskWrite, now: Date): Promise<CronTask> {
-    const values = {
-      name: task.name,
-      task: task.task,
-      cron: task.cron,
-      time_zone: task.timeZone,
-      enabled: task.enabled,
-      payload: JSON.stringify(task.payload),
-      catch_up: task.catchUp,
-      max_attempts: task.maxAttempts,
-      next_run_at: task.nextRunAt,
-      created_at: now,
-      updated_at: now,
-    };
+    const values = taskRow(task, now);
     const { created_at: _created, name: _name, ...changes } = values;
     const row = await ex
       .insertInto('timetable.cron_tasks')
@@ -115,19 +120,7 @@ export class TimetableRepository {
   async insertTaskIfMissing(task: CronTaskWrite, now: Date): Promise<void> {
     await this.db
       .insertInto('timetable.cron_tasks')
-      .values({
-        name: task.name,
-        task: task.task,
-        cron: task.cron,
-        time_zone: task.timeZone,
-        enabled: task.enabled,
-        payload: JSON.stringify(task.payload),
-        catch_up: task.catchUp,
-        max_attempts: task.maxAttempts,
-        next_run_at: task.nextRunAt,
-        created_at: now,
-        updated_at: now,
-      })
+      .values(taskRow(task, now))
       .onConflict((oc) => oc.column('name').doNothing())
       .execute();
   }
