@@ -16,7 +16,7 @@ export const config: CodegenConfig = {
     'src/generated/graphql.ts': {
       plugins: ['typescript-operations', 'typed-document-node'],
       config: {
-        scalars: { DateTime: 'string', JSON: 'unknown' },
+        scalars: { DateTime: 'string', JSON: 'unknown', Coins: 'string' },
         strictScalars: true,
         // Unions of string literals: no TS enums (erasableSyntaxOnly).
         enumType: 'string-literal',

@@ -1,6 +1,7 @@
 import cors from '@fastify/cors';
 import Fastify, { type FastifyInstance } from 'fastify';
 import { registerMediaRoutes } from './domains/media/media.routes.ts';
+import { registerPaymentRoutes } from './domains/payment/payment.routes.ts';
 import type { Clock } from './platform/clock.ts';
 import type { Config } from './platform/config/config.ts';
 import type { DatabaseHandle } from './platform/db/database.ts';
@@ -117,6 +118,7 @@ export async function buildApp(options: {
   });
   // After GraphQL: it declares request.principal, which the upload route sets.
   await registerMediaRoutes(app, services);
+  await registerPaymentRoutes(app, services);
   const sockets = attachGraphqlWebSocket(app, {
     services,
     metrics,
@@ -138,6 +140,8 @@ export async function buildApp(options: {
   const revoked = await pubsub.subscribe(channels.sessionsRevoked, revocations.signal);
   // A settings change on any node drops this node's cached settings.
   await services.settings.listen(revocations.signal);
+  // Loaded before serving: from then on a settings read never waits on the database.
+  await services.settings.refresh();
   void (async () => {
     for await (const ids of revoked) {
       if (!Array.isArray(ids)) continue;

@@ -1,3 +1,12 @@
+import { balanceAccountVisibleEvents } from './domains/balance/balance.events.ts';
+import { BalanceAdminService } from './domains/balance/balance-admin.service.ts';
+import { registerBalanceJobs } from './domains/balance/balance.jobs.ts';
+import type { EarningsSplit } from './domains/balance/earnings-split.ts';
+import { LedgerReports } from './domains/balance/ledger-reports.ts';
+import { LedgerRepository } from './domains/balance/ledger.repository.ts';
+import { LedgerService } from './domains/balance/ledger.service.ts';
+import { createBilling } from './domains/billing/billing.ts';
+import { billingAccountVisibleEvents } from './domains/billing/billing.events.ts';
 import { EventCatalogue } from './domains/event_log/event-catalogue.ts';
 import { registerEventLogJobs } from './domains/event_log/event-log.jobs.ts';
 import { EventLog } from './domains/event_log/event-log.service.ts';
@@ -10,7 +19,18 @@ import { mediaAccountVisibleEvents } from './domains/media/media.events.ts';
 import { MediaRepository } from './domains/media/media.repository.ts';
 import { MediaService } from './domains/media/media.service.ts';
 import { MediaUrlSigner } from './domains/media/media-url-signer.ts';
+import { giftAccountVisibleEvents } from './domains/gift/gift.events.ts';
+import { GiftRepository } from './domains/gift/gift.repository.ts';
+import { GiftService } from './domains/gift/gift.service.ts';
+import { AgencyRepository } from './domains/mission_control/agency.repository.ts';
+import { AgencyService } from './domains/mission_control/agency.service.ts';
 import { AuditLog } from './domains/mission_control/audit-log.ts';
+import { MoneyReportService } from './domains/mission_control/money-report.service.ts';
+import { payoutAccountVisibleEvents } from './domains/mission_control/payout.events.ts';
+import { PayoutRepository } from './domains/mission_control/payout.repository.ts';
+import { PayoutService } from './domains/mission_control/payout.service.ts';
+import { paymentAccountVisibleEvents } from './domains/payment/payment.events.ts';
+import { createPayments } from './domains/payment/payment.module.ts';
 import { registerProfileConsumers } from './domains/profile/profile.consumers.ts';
 import { ProfileRepository } from './domains/profile/profile.repository.ts';
 import { ProfileService } from './domains/profile/profile.service.ts';
@@ -91,6 +111,11 @@ export function createServices(deps: {
     ...accountVisibleEvents,
     ...mediaAccountVisibleEvents,
     ...kycAccountVisibleEvents,
+    ...balanceAccountVisibleEvents,
+    ...billingAccountVisibleEvents,
+    ...payoutAccountVisibleEvents,
+    ...giftAccountVisibleEvents,
+    ...paymentAccountVisibleEvents,
   ]);
   registerEventLogJobs(cron, eventLog);
   const presence = createPresence({ db, eventLog, cron, pubsub, clock, logger, settings: config.presence });
@@ -144,6 +169,58 @@ export function createServices(deps: {
   const kycRepo = new KycRepository(db);
   registerKycConsumers(eventLog, kycRepo, clock);
   const kyc = new KycService({ db, repo: kycRepo, media, audit, eventLog, clock });
+  const ledger = new LedgerService({ db, repo: new LedgerRepository(), eventLog, settings, clock });
+  registerBalanceJobs(cron, ledger);
+  const ledgerReports = new LedgerReports(db);
+  const agencies = new AgencyService({
+    db,
+    repo: new AgencyRepository(db),
+    audit,
+    clock,
+    users: accounts,
+    ledger: {
+      earnings: (owner) => ledger.earnings(owner),
+      earnedBetween: (windows) => ledgerReports.earnedBetween(windows),
+    },
+  });
+  // Streamers in an agency share their earnings with it (AgencyService.earningsPostings).
+  const earningsSplit: EarningsSplit = agencies.earningsSplit;
+  const payouts = new PayoutService({
+    db,
+    repo: new PayoutRepository(db),
+    ledger,
+    kyc,
+    agencies,
+    settings,
+    audit,
+    eventLog,
+    clock,
+  });
+  const gifts = new GiftService({
+    db,
+    repo: new GiftRepository(db),
+    ledger,
+    earningsSplit,
+    settings,
+    users: accounts,
+    audit,
+    eventLog,
+    clock,
+  });
+  const payments = createPayments({ db, config, clock, logger, ledger, settings, eventLog, audit });
+  const moneyReport = new MoneyReportService(ledgerReports, payments);
+  const { billing, tariffs } = createBilling({
+    db,
+    ledger,
+    earningsSplit,
+    eventLog,
+    audit,
+    jobs,
+    cron,
+    settings,
+    clock,
+    logger,
+  });
   const moderation = new ModerationService({
     repo: userRepo,
     accounts,
@@ -165,6 +242,10 @@ export function createServices(deps: {
       { section: 'profile', exportFor: (userId) => profiles.exportFor(userId) },
       { section: 'media', exportFor: (userId) => media.exportFor(userId) },
       { section: 'kyc', exportFor: (userId) => kyc.exportFor(userId) },
+      { section: 'balance', exportFor: (userId) => ledger.exportFor(userId) },
+      { section: 'payments', exportFor: (userId) => payments.service.exportFor(userId) },
+      { section: 'gifts', exportFor: (userId) => gifts.exportFor(userId) },
+      { section: 'payouts', exportFor: (userId) => payouts.exportFor(userId) },
     ],
   });
   return {
@@ -191,6 +272,17 @@ export function createServices(deps: {
     storage,
     media,
     kyc,
+    ledger,
+    ledgerReports,
+    agencies,
+    payouts,
+    gifts,
+    moneyReport,
+    balanceAdmin: new BalanceAdminService({ db, ledger, audit }),
+    earningsSplit,
+    billing,
+    tariffs,
+    payments,
   };
 }
 

@@ -1,3 +1,4 @@
+import { seedDemoProducts } from '../domains/payment/payment.demo.ts';
 import { hashPassword } from '../platform/auth/passwords.ts';
 import type { Role } from '../platform/auth/roles.ts';
 import type { Services } from '../services.ts';
@@ -83,6 +84,7 @@ export async function seedDemoData(services: Services): Promise<{ created: numbe
     await seedProfile(services, user.id, account.profile);
     created++;
   }
+  await seedDemoProducts(services.payments.products);
   return { created };
 }
 

@@ -1,8 +1,13 @@
 import path from 'node:path';
 import type { MigrationModule } from '../platform/db/migrator.ts';
+import { balanceEvents } from './balance/balance.events.ts';
+import { billingEvents } from './billing/billing.events.ts';
 import type { EventDefinition } from './event_log/event-catalogue.ts';
+import { giftEvents } from './gift/gift.events.ts';
 import { kycEvents } from './kyc/kyc.events.ts';
 import { mediaEvents } from './media/media.events.ts';
+import { payoutEvents } from './mission_control/payout.events.ts';
+import { paymentEvents } from './payment/payment.events.ts';
 import { profileEvents } from './profile/profile.events.ts';
 import { presenceEvents } from './user/presence/presence.events.ts';
 import { userEvents } from './user/user.events.ts';
@@ -18,6 +23,10 @@ export const domainMigrations: MigrationModule[] = [
   { name: 'mission_control', dir: path.join(import.meta.dirname, 'mission_control', 'migrations') },
   { name: 'media', dir: path.join(import.meta.dirname, 'media', 'migrations') },
   { name: 'kyc', dir: path.join(import.meta.dirname, 'kyc', 'migrations') },
+  { name: 'balance', dir: path.join(import.meta.dirname, 'balance', 'migrations') },
+  { name: 'gift', dir: path.join(import.meta.dirname, 'gift', 'migrations') },
+  { name: 'billing', dir: path.join(import.meta.dirname, 'billing', 'migrations') },
+  { name: 'payment', dir: path.join(import.meta.dirname, 'payment', 'migrations') },
 ];
 
 /** Every event type the domains emit (their `<domain>.events.ts`): the event log refuses others. */
@@ -27,4 +36,9 @@ export const domainEvents: EventDefinition[] = [
   ...profileEvents,
   ...mediaEvents,
   ...kycEvents,
+  ...balanceEvents,
+  ...billingEvents,
+  ...payoutEvents,
+  ...giftEvents,
+  ...paymentEvents,
 ];

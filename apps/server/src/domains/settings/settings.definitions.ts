@@ -31,15 +31,52 @@ export const settingDefinitions = {
     default: true,
     description: 'Whether the random-match roulette is offered',
   },
+  'feature.subscriptions_enabled': {
+    schema: z.boolean(),
+    default: false,
+    description: 'Whether subscription products are offered and can be bought (coin packs always are)',
+  },
   'feature.gifts_enabled': {
     schema: z.boolean(),
     default: true,
     description: 'Whether gifts can be sent in calls and chat',
   },
+  'payout.minimum_coins': {
+    schema: z.number().int().min(1).max(Number.MAX_SAFE_INTEGER),
+    default: 1000,
+    description: 'Smallest payout a streamer or agency may request, in coins',
+  },
   'call.ring_timeout_seconds': {
     schema: z.number().int().min(10).max(120),
     default: 30,
     description: 'Seconds a call rings before it is given up as unanswered (10 to 120)',
+  },
+  'billing.first_stretch_seconds': {
+    schema: z.number().int().min(0).max(3600),
+    default: 60,
+    description:
+      "A call may start only when the payer's wallet covers the tariff's charges up to this second of the call",
+  },
+  'billing.low_balance_warning_seconds': {
+    schema: z.number().int().min(0).max(600),
+    default: 30,
+    description:
+      "Seconds before the checkpoint the payer's wallet cannot cover that balance_running_low is sent (0: never)",
+  },
+  'balance.spending_order': {
+    schema: z.enum(['bonus_first', 'paid_first']),
+    default: 'bonus_first',
+    description: 'Which coins a spend takes first: bonus coins (granted) or paid coins (bought)',
+  },
+  'balance.earnings_hold_hours': {
+    schema: z
+      .number()
+      .int()
+      .min(0)
+      .max(24 * 90),
+    default: 72,
+    description:
+      'Hours earned coins stay pending (so a refund can still claw them back) before they can be paid out',
   },
 } as const satisfies Record<string, { schema: z.ZodType; default: unknown; description: string }>;
 

@@ -56,6 +56,7 @@ export class SettingsService {
   private readonly clock: Clock;
   private readonly logger: Logger;
   private readonly cache: TtlCache<Snapshot>;
+  private last: Snapshot | undefined;
 
   constructor(deps: {
     repo: SettingsRepository;
@@ -109,7 +110,7 @@ export class SettingsService {
       });
       return next;
     });
-    this.invalidate();
+    await this.refresh();
     await this.pubsub.publish(SETTINGS_CHANGED_CHANNEL, { key }).catch((error: unknown) => {
       // The change is committed; other nodes still see it when their cache expires.
       this.logger.warn({ err: error, key }, 'settings change not broadcast');
@@ -176,7 +177,28 @@ export class SettingsService {
     return this.checkClient(client);
   }
 
+  /**
+   * Once a snapshot was loaded, reads never wait on the database: they get the last snapshot while a
+   * fresh one loads. Reads happen inside other domains' transactions (the ledger reads its settings
+   * while holding row locks), and a read that needed a second pooled connection there could wait
+   * forever on a full pool.
+   */
   private snapshot(): Promise<Snapshot> {
+    const loading = this.load();
+    if (!this.last) return loading;
+    loading.catch((error: unknown) =>
+      this.logger.warn({ err: error }, 'settings reload failed; serving the last'),
+    );
+    return Promise.resolve(this.last);
+  }
+
+  /** Loads the settings now (start-up, and after a change on this node so it reads its own write). */
+  async refresh(): Promise<void> {
+    this.cache.clear();
+    await this.load();
+  }
+
+  private load(): Promise<Snapshot> {
     return this.cache.getOrLoad('all', async () => {
       const stored = new Map((await this.repo.all()).map((s) => [s.key, s]));
       const values: Record<string, unknown> = {};
@@ -198,7 +220,9 @@ export class SettingsService {
           updatedAt: row?.updatedAt ?? null,
         });
       }
-      return { values: values as SettingValues, entries };
+      const snapshot = { values: values as SettingValues, entries };
+      this.last = snapshot;
+      return snapshot;
     });
   }
 }

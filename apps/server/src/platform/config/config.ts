@@ -83,6 +83,21 @@ export const envSchema = z.object({
   S3_ACCESS_KEY_ID: z.string().min(1).optional(),
   S3_SECRET_ACCESS_KEY: z.string().min(1).optional(),
   S3_FORCE_PATH_STYLE: bool.default(true),
+
+  PAYMENTS_SANDBOX: bool.optional(),
+  APPLE_BUNDLE_ID: z.string().min(1).default('com.olo.app'),
+  APPLE_APP_APPLE_ID: positiveInt.optional(),
+  APPLE_ENVIRONMENT: z.enum(['Production', 'Sandbox']).default('Production'),
+  APPLE_ROOT_CERTIFICATES: z.string().min(1).optional(),
+  APPLE_ONLINE_CHECKS: bool.default(true),
+  GOOGLE_PLAY_PACKAGE_NAME: z.string().min(1).optional(),
+  GOOGLE_SERVICE_ACCOUNT_JSON: z.string().min(1).optional(),
+  GOOGLE_PLAY_API_URL: z.url().default('https://androidpublisher.googleapis.com'),
+  GOOGLE_OAUTH_TOKEN_URL: z.url().optional(),
+  GOOGLE_RTDN_AUDIENCE: z.string().min(1).optional(),
+  GOOGLE_RTDN_SERVICE_ACCOUNT_EMAIL: z.email().optional(),
+  GOOGLE_RTDN_TOKEN: z.string().min(16, 'must have at least 16 characters').optional(),
+  GOOGLE_OIDC_JWKS_URL: z.url().default('https://www.googleapis.com/oauth2/v3/certs'),
 });
 
 export type Env = z.infer<typeof envSchema>;
@@ -158,6 +173,33 @@ export type Config = {
         }
       | undefined;
   };
+  /** In-app purchases; docs/payments.md. */
+  payments: {
+    /** The local store that signs its own StoreKit-shaped transactions. */
+    sandbox: boolean;
+    apple: {
+      bundleId: string;
+      appAppleId: number | undefined;
+      environment: Env['APPLE_ENVIRONMENT'];
+      /** DER root certificates; Apple verification is off while empty. */
+      roots: Buffer[];
+      onlineChecks: boolean;
+    };
+    google:
+      | {
+          packageName: string;
+          serviceAccountJson: string;
+          apiUrl: string;
+          tokenUrl: string | undefined;
+        }
+      | undefined;
+    rtdn: {
+      audience: string | undefined;
+      serviceAccountEmail: string | undefined;
+      sharedToken: string | undefined;
+      jwksUrl: string;
+    };
+  };
 };
 
 export class ConfigError extends Error {
@@ -191,6 +233,21 @@ export function loadConfig(source: Record<string, string | undefined> = process.
     for (const name of ['S3_BUCKET', 'S3_ACCESS_KEY_ID', 'S3_SECRET_ACCESS_KEY'] as const) {
       if (!e[name]) throw new ConfigError(`Invalid configuration: ${name}: required when STORAGE_BACKEND=s3`);
     }
+  }
+  if (e.GOOGLE_PLAY_PACKAGE_NAME && !e.GOOGLE_SERVICE_ACCOUNT_JSON) {
+    throw new ConfigError(
+      'Invalid configuration: GOOGLE_SERVICE_ACCOUNT_JSON: required when GOOGLE_PLAY_PACKAGE_NAME is set',
+    );
+  }
+  const appleRoots = (e.APPLE_ROOT_CERTIFICATES ?? '')
+    .split(',')
+    .map((s) => s.trim())
+    .filter(Boolean)
+    .map((s) => Buffer.from(s, 'base64'));
+  if (appleRoots.length > 0 && e.APPLE_ENVIRONMENT === 'Production' && !e.APPLE_APP_APPLE_ID) {
+    throw new ConfigError(
+      'Invalid configuration: APPLE_APP_APPLE_ID: required when APPLE_ENVIRONMENT=Production',
+    );
   }
   if (e.PRESENCE_TTL_SECONDS <= e.PRESENCE_HEARTBEAT_SECONDS) {
     // A live node would be swept between two of its own heartbeats.
@@ -282,6 +339,32 @@ export function loadConfig(source: Record<string, string | undefined> = process.
               forcePathStyle: e.S3_FORCE_PATH_STYLE,
             }
           : undefined,
+    },
+    payments: {
+      // Never on by default in production: it hands out coins for nothing.
+      sandbox: e.PAYMENTS_SANDBOX ?? !production,
+      apple: {
+        bundleId: e.APPLE_BUNDLE_ID,
+        appAppleId: e.APPLE_APP_APPLE_ID,
+        environment: e.APPLE_ENVIRONMENT,
+        roots: appleRoots,
+        onlineChecks: e.APPLE_ONLINE_CHECKS,
+      },
+      google:
+        e.GOOGLE_PLAY_PACKAGE_NAME && e.GOOGLE_SERVICE_ACCOUNT_JSON
+          ? {
+              packageName: e.GOOGLE_PLAY_PACKAGE_NAME,
+              serviceAccountJson: e.GOOGLE_SERVICE_ACCOUNT_JSON,
+              apiUrl: e.GOOGLE_PLAY_API_URL,
+              tokenUrl: e.GOOGLE_OAUTH_TOKEN_URL,
+            }
+          : undefined,
+      rtdn: {
+        audience: e.GOOGLE_RTDN_AUDIENCE,
+        serviceAccountEmail: e.GOOGLE_RTDN_SERVICE_ACCOUNT_EMAIL,
+        sharedToken: e.GOOGLE_RTDN_TOKEN,
+        jwksUrl: e.GOOGLE_OIDC_JWKS_URL,
+      },
     },
   };
 }

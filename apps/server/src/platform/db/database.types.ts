@@ -1,8 +1,14 @@
 import type { ColumnType } from 'kysely';
+import type { BalanceTables } from '../../domains/balance/balance.tables.ts';
+import type { BillingTables } from '../../domains/billing/billing.tables.ts';
 import type { EventLogTables } from '../../domains/event_log/event-log.tables.ts';
+import type { GiftTables } from '../../domains/gift/gift.tables.ts';
 import type { KycTables } from '../../domains/kyc/kyc.tables.ts';
 import type { MediaTables } from '../../domains/media/media.tables.ts';
+import type { AgencyTables } from '../../domains/mission_control/agency.tables.ts';
 import type { MissionControlTables } from '../../domains/mission_control/mission-control.tables.ts';
+import type { PayoutTables } from '../../domains/mission_control/payout.tables.ts';
+import type { PaymentTables } from '../../domains/payment/payment.tables.ts';
 import type { ProfileTables } from '../../domains/profile/profile.tables.ts';
 import type { SettingsTables } from '../../domains/settings/settings.tables.ts';
 import type { TimetableTables } from '../../domains/timetable/timetable.tables.ts';
@@ -32,12 +38,18 @@ export type PlatformTables = {
 
 /** Every table of every schema, as Kysely sees them. Each domain declares its own in `<domain>.tables.ts`. */
 export type Database = PlatformTables &
+  BalanceTables &
+  BillingTables &
   MediaTables &
+  PaymentTables &
   KycTables &
   UserTables &
   EventLogTables &
   TimetableTables &
   MissionControlTables &
+  AgencyTables &
+  PayoutTables &
+  GiftTables &
   PresenceTables &
   ProfileTables &
   SettingsTables;

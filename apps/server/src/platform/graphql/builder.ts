@@ -23,6 +23,7 @@ export const builder = new SchemaBuilder<{
   Scalars: {
     DateTime: { Input: Date; Output: Date | string };
     JSON: { Input: unknown; Output: unknown };
+    Coins: { Input: bigint; Output: bigint };
   };
 }>({
   plugins: [ScopeAuthPlugin],
@@ -60,6 +61,26 @@ builder.scalarType('JSON', {
   description: 'Any JSON value (event payloads); its shape is documented with the event type',
   serialize: (value) => value,
   parseValue: (value) => value,
+});
+
+const COINS_PATTERN = /^-?\d{1,18}$/;
+const parseCoins = (value: unknown): bigint => {
+  if (typeof value === 'number' && Number.isSafeInteger(value)) return BigInt(value);
+  if (typeof value === 'string' && COINS_PATTERN.test(value)) return BigInt(value);
+  throw new GraphQLError('Coins must be an integer, as a number or a decimal string');
+};
+
+// Coins are 64-bit integers: as strings on the wire, since JSON numbers lose precision past 2^53.
+builder.scalarType('Coins', {
+  description:
+    'A whole number of coins (64-bit), serialised as a decimal string; accepts a number or a string',
+  serialize: (value) => value.toString(),
+  parseValue: parseCoins,
+  parseLiteral: (ast) => {
+    if (ast.kind === Kind.INT || ast.kind === Kind.STRING)
+      return parseCoins(ast.kind === Kind.INT ? Number(ast.value) : ast.value);
+    throw new GraphQLError('Coins must be an integer, as a number or a decimal string');
+  },
 });
 
 builder.queryType({});

@@ -20,6 +20,13 @@ import '../../domains/mission_control/audit-log.graphql.ts';
 import '../../domains/mission_control/user-admin.graphql.ts';
 import '../../domains/media/media.graphql.ts';
 import '../../domains/kyc/kyc.graphql.ts';
+import '../../domains/billing/billing.graphql.ts';
+import '../../domains/mission_control/agency.graphql.ts';
+import '../../domains/mission_control/payout.graphql.ts';
+import '../../domains/mission_control/money-report.graphql.ts';
+import '../../domains/gift/gift.graphql.ts';
+import '../../domains/payment/payment.graphql.ts';
+import '../../domains/balance/balance.graphql.ts';
 
 let schema: GraphQLSchema | undefined;
 
