@@ -49,13 +49,18 @@ async function inParallel<T>(items: T[], limit: number, work: (item: T) => Promi
   );
 }
 
+/** Cleanup steps, run last first, on the normal exit and on Ctrl-C. */
+const cleanups: Array<() => Promise<unknown>> = [];
+const cleanUp = async () => {
+  for (let step = cleanups.pop(); step; step = cleanups.pop()) await step().catch(() => {});
+};
+
 async function main(): Promise<number> {
   const calls = integerFromEnv('BENCH_BILLING_CALLS', 1000, 1);
   const interval = integerFromEnv('BENCH_BILLING_INTERVAL', 20, 1);
   const seconds = integerFromEnv('BENCH_BILLING_SECONDS', 60, interval);
   const jobsConcurrency = integerFromEnv('BENCH_BILLING_JOBS_CONCURRENCY', 5, 1);
   const pollMs = integerFromEnv('BENCH_BILLING_POLL_MS', 1000, 10);
-  const cleanups: Array<() => Promise<unknown>> = [];
   try {
     progress('starting PostgreSQL');
     const database = await startBenchDatabase(process.env.BENCH_DATABASE_URL || undefined);
@@ -249,9 +254,14 @@ async function main(): Promise<number> {
     );
     return ledgerCharges === chargeRows && stopFailures === 0 ? 0 : 1;
   } finally {
-    for (const cleanup of cleanups.reverse()) await cleanup().catch(() => {});
+    await cleanUp();
   }
 }
+
+process.once('SIGINT', () => {
+  progress('interrupted; cleaning up');
+  void cleanUp().finally(() => process.exit(130));
+});
 
 let code = 1;
 try {

@@ -1,5 +1,6 @@
 import cors from '@fastify/cors';
 import Fastify, { type FastifyInstance } from 'fastify';
+import { registerAdsRoutes } from './domains/ads/ads.routes.ts';
 import { registerMediaRoutes } from './domains/media/media.routes.ts';
 import { registerPaymentRoutes } from './domains/payment/payment.routes.ts';
 import type { Clock } from './platform/clock.ts';
@@ -119,6 +120,7 @@ export async function buildApp(options: {
   // After GraphQL: it declares request.principal, which the upload route sets.
   await registerMediaRoutes(app, services);
   await registerPaymentRoutes(app, services);
+  await registerAdsRoutes(app, services);
   const sockets = attachGraphqlWebSocket(app, {
     services,
     metrics,

@@ -1,3 +1,4 @@
+import { createAds } from './domains/ads/ads.module.ts';
 import { balanceAccountVisibleEvents } from './domains/balance/balance.events.ts';
 import { BalanceAdminService } from './domains/balance/balance-admin.service.ts';
 import { registerBalanceJobs } from './domains/balance/balance.jobs.ts';
@@ -10,6 +11,7 @@ import { billingAccountVisibleEvents } from './domains/billing/billing.events.ts
 import { EventCatalogue } from './domains/event_log/event-catalogue.ts';
 import { registerEventLogJobs } from './domains/event_log/event-log.jobs.ts';
 import { EventLog } from './domains/event_log/event-log.service.ts';
+import { createNotifications } from './domains/notification/notification.ts';
 import { registerKycConsumers } from './domains/kyc/kyc.consumers.ts';
 import { kycAccountVisibleEvents } from './domains/kyc/kyc.events.ts';
 import { KycRepository } from './domains/kyc/kyc.repository.ts';
@@ -221,6 +223,23 @@ export function createServices(deps: {
     clock,
     logger,
   });
+  const ads = createAds({
+    db,
+    config: config.analytics,
+    clock,
+    logger,
+    eventLog,
+    jobs,
+    cron,
+    settings,
+    contacts: async (userId) => {
+      const credentials = await userRepo.listCredentials(userId);
+      return {
+        email: credentials.find((c) => c.kind === 'email')?.identifier ?? null,
+        phone: credentials.find((c) => c.kind === 'phone')?.identifier ?? null,
+      };
+    },
+  });
   const moderation = new ModerationService({
     repo: userRepo,
     accounts,
@@ -230,6 +249,19 @@ export function createServices(deps: {
     publish: (channel, userIds) => pubsub.publish(channels[channel], userIds),
   });
   const pushTokens = new PushTokenService(userRepo, clock);
+  const notifications = createNotifications({
+    db,
+    config: config.push,
+    jobs,
+    eventLog,
+    pubsub,
+    presence,
+    pushTokens,
+    settings,
+    audit,
+    clock,
+    logger,
+  });
   const accountDeletion = new AccountDeletionService({
     repo: userRepo,
     accounts,
@@ -246,6 +278,7 @@ export function createServices(deps: {
       { section: 'payments', exportFor: (userId) => payments.service.exportFor(userId) },
       { section: 'gifts', exportFor: (userId) => gifts.exportFor(userId) },
       { section: 'payouts', exportFor: (userId) => payouts.exportFor(userId) },
+      { section: 'ads', exportFor: (userId) => ads.exportFor(userId) },
     ],
   });
   return {
@@ -263,6 +296,7 @@ export function createServices(deps: {
     audit,
     moderation,
     pushTokens,
+    notifications,
     accountDeletion,
     settings,
     profiles,
@@ -283,6 +317,7 @@ export function createServices(deps: {
     billing,
     tariffs,
     payments,
+    ads,
   };
 }
 

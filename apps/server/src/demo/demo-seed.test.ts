@@ -1,5 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startTestApp, type TestApp } from '../../test/app.ts';
+import { DEMO_WELCOME_COINS } from './demo-money.ts';
 import { DEMO_ACCOUNTS, seedDemoData } from './demo-seed.ts';
 
 describe('demo seed', () => {
@@ -28,5 +29,15 @@ describe('demo seed', () => {
       expect(profile.public.age).toBeGreaterThanOrEqual(18);
       expect(profile.public.displayName).toBe(account === first ? 'Edited' : account.profile.displayName);
     }
+  });
+
+  it('gives demo users welcome coins once and a gift catalogue', async () => {
+    await seedDemoData(app.services);
+    for (const account of DEMO_ACCOUNTS) {
+      const found = await app.services.userRepo.findCredential('email', account.email);
+      const wallet = await app.services.ledger.wallet(found?.userId ?? '');
+      expect(wallet.bonus).toBe(account.label === 'user' ? DEMO_WELCOME_COINS : 0n);
+    }
+    expect((await app.services.gifts.catalogue()).map((g) => g.name)).toEqual(['Rose', 'Heart', 'Crown']);
   });
 });

@@ -2,6 +2,7 @@ import { seedDemoProducts } from '../domains/payment/payment.demo.ts';
 import { hashPassword } from '../platform/auth/passwords.ts';
 import type { Role } from '../platform/auth/roles.ts';
 import type { Services } from '../services.ts';
+import { seedDemoMoney } from './demo-money.ts';
 
 export const DEMO_PASSWORD = 'olo-demo-password';
 
@@ -64,9 +65,11 @@ export const DEMO_ACCOUNTS: DemoAccount[] = [
 export async function seedDemoData(services: Services): Promise<{ created: number }> {
   let created = 0;
   const repo = services.userRepo;
+  const ids = new Map<DemoAccount, string>();
   for (const account of DEMO_ACCOUNTS) {
     const existing = await repo.findCredential('email', account.email);
     if (existing) {
+      ids.set(account, existing.userId);
       await seedProfile(services, existing.userId, account.profile);
       continue;
     }
@@ -81,10 +84,25 @@ export async function seedDemoData(services: Services): Promise<{ created: numbe
     if (account.phone) {
       await repo.insertCredential(repo.db, { userId: user.id, kind: 'phone', identifier: account.phone });
     }
+    ids.set(account, user.id);
     await seedProfile(services, user.id, account.profile);
     created++;
   }
   await seedDemoProducts(services.payments.products);
+  const adminAccount = DEMO_ACCOUNTS.find((a) => a.roles.includes('admin'));
+  const adminId = adminAccount && ids.get(adminAccount);
+  if (adminId) {
+    const admin = {
+      userId: adminId,
+      role: 'admin' as const,
+      allowedRoles: adminAccount.roles,
+      issuer: 'demo-seed',
+      sessionId: undefined,
+      tokenExpiresAt: new Date(0),
+    };
+    const users = DEMO_ACCOUNTS.filter((a) => a.label === 'user').map((a) => ids.get(a) as string);
+    await seedDemoMoney(services, admin, users);
+  }
   return { created };
 }
 

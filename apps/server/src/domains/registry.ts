@@ -23,10 +23,12 @@ export const domainMigrations: MigrationModule[] = [
   { name: 'mission_control', dir: path.join(import.meta.dirname, 'mission_control', 'migrations') },
   { name: 'media', dir: path.join(import.meta.dirname, 'media', 'migrations') },
   { name: 'kyc', dir: path.join(import.meta.dirname, 'kyc', 'migrations') },
+  { name: 'notification', dir: path.join(import.meta.dirname, 'notification', 'migrations') },
   { name: 'balance', dir: path.join(import.meta.dirname, 'balance', 'migrations') },
   { name: 'gift', dir: path.join(import.meta.dirname, 'gift', 'migrations') },
   { name: 'billing', dir: path.join(import.meta.dirname, 'billing', 'migrations') },
   { name: 'payment', dir: path.join(import.meta.dirname, 'payment', 'migrations') },
+  { name: 'ads', dir: path.join(import.meta.dirname, 'ads', 'migrations') },
 ];
 
 /** Every event type the domains emit (their `<domain>.events.ts`): the event log refuses others. */

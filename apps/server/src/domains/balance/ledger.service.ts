@@ -67,8 +67,24 @@ export class LedgerService {
     clock: Clock;
   };
 
+  /**
+   * The platform-account shard each database transaction writes to. Random per transaction (so
+   * concurrent transactions spread over the shards) but fixed within one: a transaction that posts
+   * several times would otherwise lock two shards in random order and deadlock against another.
+   */
+  private readonly shards = new WeakMap<Tx, number>();
+
   constructor(deps: LedgerService['deps']) {
     this.deps = deps;
+  }
+
+  private shardFor(tx: Tx, shards: number): number {
+    let base = this.shards.get(tx);
+    if (base === undefined) {
+      base = randomInt(1 << 30);
+      this.shards.set(tx, base);
+    }
+    return base % shards;
   }
 
   /** Runs the command in its own transaction (retrying serialisation failures and deadlocks). */
@@ -120,7 +136,7 @@ export class LedgerService {
           ref,
           key,
           accountId: account.id,
-          shard: randomInt(account.shards),
+          shard: this.shardFor(tx, account.shards),
           ownerKind: 'platform',
           ownerId: null,
           kind: ref.kind,

@@ -5,6 +5,7 @@ import { sql } from 'kysely';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startTestApp, type TestApp } from '../../../test/app.ts';
 import { manualClock } from '../../platform/clock.ts';
+import { withTransaction } from '../../platform/db/transaction.ts';
 import { AppError } from '../../platform/errors/app-error.ts';
 import { accounts, type LedgerCommand } from './balance.accounts.ts';
 
@@ -210,6 +211,27 @@ describe('ledger', () => {
     expect((await ledger.earnings(streamer)).pending).toBe(32n * 30n);
     expect((await ledger.balanceOf(accounts.platformRevenue)) - revenueBefore).toBe(32n * 20n);
     expect((await ledger.verify()).mismatches).toEqual([]);
+  });
+
+  it('lets transactions that post several times run concurrently without deadlocks', async () => {
+    const { ledger } = app.services;
+    const users = await Promise.all(Array.from({ length: 32 }, () => newUser()));
+    // No retries: a deadlock (two shards of one platform account locked in opposite orders) fails here.
+    await Promise.all(
+      users.map((user) =>
+        withTransaction(
+          app.database.handle.db,
+          async (tx) => {
+            for (let i = 0; i < 4; i++) {
+              await ledger.post(tx, purchase(user, 10n, `test:multi:${user}:${i}`));
+              await ledger.post(tx, grantBonus(user, 1n, `test:multi:bonus:${user}:${i}`));
+            }
+          },
+          { maxAttempts: 1 },
+        ),
+      ),
+    );
+    for (const user of users) expect(await ledger.wallet(user)).toMatchObject({ paid: 40n, bonus: 4n });
   });
 
   it('holds earnings for the configured period, then makes them available', async () => {

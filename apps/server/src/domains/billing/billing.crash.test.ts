@@ -12,7 +12,7 @@ import type { Services } from '../../services.ts';
 import { accounts } from '../balance/balance.accounts.ts';
 import { domainMigrations } from '../registry.ts';
 import { waitFor } from '../timetable/testing.ts';
-import { billingJobKey } from './billing.service.ts';
+import { billingJobKey } from './session-end.ts';
 import { chargesUpTo, parseTariff } from './tariff.ts';
 
 // A checkpoint every second, so a short test crosses many of them while no server runs.

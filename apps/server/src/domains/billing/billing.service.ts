@@ -7,7 +7,7 @@ import type { EarningsSplit } from '../balance/earnings-split.ts';
 import type { EventLog } from '../event_log/event-log.service.ts';
 import type { SettingsService } from '../settings/settings.service.ts';
 import type { JobQueue } from '../timetable/job-queue.ts';
-import { balanceRunningLow, billingCallCutOff, billingSessionEnded } from './billing.events.ts';
+import { balanceRunningLow } from './billing.events.ts';
 import type {
   BillingCharge,
   BillingRepository,
@@ -15,18 +15,20 @@ import type {
   TariffVersion,
 } from './billing.repository.ts';
 import { type BillingLedger, chargeCheckpoint } from './checkpoint-charge.ts';
+import { billingJobKey, cutOff, emitSessionEnded } from './session-end.ts';
+
 import type { TariffService } from './tariff.service.ts';
 import {
   CALL_KINDS,
   type CallKind,
   chargesUpTo,
+  checkpointsFrom,
+  firstUnaffordable,
   type Tariff,
   type TariffCheckpoint,
-  tariffCheckpoints,
 } from './tariff.ts';
 
 export const BILLING_CHECKPOINT_JOB = 'billing.checkpoint';
-export const billingJobKey = (callId: string) => `billing:${callId}`;
 
 export type StartInput = {
   callId: string;
@@ -55,10 +57,6 @@ const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
 const dueAt = (session: BillingSession, second: number) =>
   new Date(session.connectedAt.getTime() + second * 1000);
-
-function* checkpointsFrom(tariff: Tariff, n: number): Generator<TariffCheckpoint> {
-  for (const checkpoint of tariffCheckpoints(tariff)) if (checkpoint.n >= n) yield checkpoint;
-}
 
 /**
  * Bills connected calls checkpoint by checkpoint. Each checkpoint is one ledger transaction (key
@@ -186,7 +184,7 @@ export class BillingService {
       nextRunAt: null,
     });
     await this.deps.jobs.cancel(tx, billingJobKey(session.callId));
-    await this.emitEnded(tx, ended);
+    await emitSessionEnded(this.deps.eventLog, tx, ended);
     return ended;
   }
 
@@ -198,7 +196,10 @@ export class BillingService {
     const version = await this.deps.tariffs.versionById(after.tariffVersionId, tx);
     const next = version && checkpointsFrom(version.tariff, after.nextN).next();
     if (next && !next.done && dueAt(after, next.value.second).getTime() <= endedAt.getTime()) {
-      const nextRunAt = this.deps.clock.now();
+      // When that work became due (never later than now), so runDue's loop goes straight on.
+      const due = dueAt(after, next.value.second);
+      const now = this.deps.clock.now();
+      const nextRunAt = due.getTime() < now.getTime() ? due : now;
       await this.deps.repo.updateSession(tx, after.callId, { nextRunAt });
       return { ...after, nextRunAt };
     }
@@ -286,7 +287,7 @@ export class BillingService {
         break;
       }
       const charged = await chargeCheckpoint(this.deps, tx, session, checkpoint, due);
-      if (!charged) return this.cutOff(tx, session, checkpoint, due);
+      if (!charged) return cutOff(this.deps, tx, session, checkpoint, due);
       charges++;
       session = {
         ...session,
@@ -362,72 +363,8 @@ export class BillingService {
     if (warning <= 0) return undefined;
     const wallet = await this.deps.ledger.wallet(session.payerId, tx);
     const balance = wallet.inDebt ? 0n : wallet.total;
-    let needed = 0n;
-    for (const checkpoint of checkpointsFrom(tariff, next.n)) {
-      if (checkpoint.second - warning > next.second) return undefined;
-      needed += checkpoint.payer;
-      if (needed > balance) {
-        return { at: dueAt(session, checkpoint.second - warning), checkpoint, balance, needed };
-      }
-    }
-    return undefined;
-  }
-
-  /** The payer cannot pay `checkpoint`: billing ends there, nothing charged for it, and the video domain is told. */
-  private async cutOff(tx: Tx, session: BillingSession, checkpoint: TariffCheckpoint, due: Date) {
-    const ended: BillingSession = {
-      ...session,
-      status: 'cut_off',
-      cutOffN: checkpoint.n,
-      endedAt: due,
-      endReason: 'insufficient_funds',
-      nextRunAt: null,
-    };
-    await this.deps.repo.updateSession(tx, session.callId, {
-      status: 'cut_off',
-      nextN: session.nextN,
-      charged: session.charged,
-      earned: session.earned,
-      checkpointsCharged: session.checkpointsCharged,
-      cutOffN: checkpoint.n,
-      endedAt: due,
-      endReason: 'insufficient_funds',
-      nextRunAt: null,
-    });
-    await this.deps.jobs.cancel(tx, billingJobKey(session.callId));
-    await this.deps.eventLog.emit(
-      tx,
-      billingCallCutOff.event(
-        {
-          callId: session.callId,
-          payerId: session.payerId,
-          earnerId: session.earnerId,
-          checkpoint: checkpoint.n,
-          second: checkpoint.second,
-        },
-        { userId: session.payerId },
-      ),
-    );
-    await this.emitEnded(tx, ended);
-    return ended;
-  }
-
-  private async emitEnded(tx: Tx, session: BillingSession): Promise<void> {
-    await this.deps.eventLog.emit(
-      tx,
-      billingSessionEnded.event(
-        {
-          callId: session.callId,
-          payerId: session.payerId,
-          earnerId: session.earnerId,
-          status: session.status === 'cut_off' ? 'cut_off' : 'ended',
-          reason: session.endReason ?? '',
-          charged: session.charged.toString(),
-          earned: session.earned.toString(),
-          checkpoints: session.checkpointsCharged,
-        },
-        { userId: session.payerId },
-      ),
-    );
+    const short = firstUnaffordable(tariff, next.n, balance, next.second + warning);
+    if (!short) return undefined;
+    return { ...short, at: dueAt(session, short.checkpoint.second - warning), balance };
   }
 }

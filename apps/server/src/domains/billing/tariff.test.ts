@@ -2,6 +2,7 @@ import { describe, expect, it } from 'vitest';
 import {
   chargesUpTo,
   checkpointAt,
+  firstUnaffordable,
   parseTariff,
   previewCall,
   SEED_ROULETTE_TARIFF,
@@ -76,6 +77,16 @@ describe('tariff schedules', () => {
     expect(take(finite, 10)).toHaveLength(2);
     expect(chargesUpTo(finite, 3600)).toEqual({ payer: 10n, earner: 0n, checkpoints: 2 });
     expect(tariffCheckpointAt(finite, 2)).toBeUndefined();
+  });
+
+  it('finds the first checkpoint a wallet cannot cover, within a horizon', () => {
+    // From checkpoint 2 (60 s): 60 at 60 s, 60 at 120 s, 60 at 180 s…
+    expect(firstUnaffordable(SEED_ROULETTE_TARIFF, 2, 130n, 600)).toEqual({
+      checkpoint: { n: 4, second: 180, payer: 60n, earner: 30n },
+      needed: 180n,
+    });
+    expect(firstUnaffordable(SEED_ROULETTE_TARIFF, 2, 130n, 150)).toBeUndefined();
+    expect(firstUnaffordable(SEED_ROULETTE_TARIFF, 0, 8n, 0)?.checkpoint.n).toBe(0);
   });
 
   it('previews a call for both sides, with the platform share and the next checkpoint', () => {

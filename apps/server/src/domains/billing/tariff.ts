@@ -108,6 +108,31 @@ export function* tariffCheckpoints(tariff: Tariff): Generator<TariffCheckpoint> 
   }
 }
 
+/** The merged timeline from checkpoint `n` on. */
+export function* checkpointsFrom(tariff: Tariff, n: number): Generator<TariffCheckpoint> {
+  for (const checkpoint of tariffCheckpoints(tariff)) if (checkpoint.n >= n) yield checkpoint;
+}
+
+/**
+ * The first checkpoint from `fromN` on that a wallet of `balance` coins cannot cover (its payer
+ * charges and those before it, from `fromN`, exceed `balance`), looking no further than
+ * `horizonSecond`; undefined when every checkpoint up to there is covered.
+ */
+export function firstUnaffordable(
+  tariff: Tariff,
+  fromN: number,
+  balance: bigint,
+  horizonSecond: number,
+): { checkpoint: TariffCheckpoint; needed: bigint } | undefined {
+  let needed = 0n;
+  for (const checkpoint of checkpointsFrom(tariff, fromN)) {
+    if (checkpoint.second > horizonSecond) return undefined;
+    needed += checkpoint.payer;
+    if (needed > balance) return { checkpoint, needed };
+  }
+  return undefined;
+}
+
 /** The `n`-th checkpoint of the merged timeline, or undefined after the tariff's end. */
 export function tariffCheckpointAt(tariff: Tariff, n: number): TariffCheckpoint | undefined {
   if (!Number.isInteger(n) || n < 0) return undefined;

@@ -78,6 +78,13 @@ export const settingDefinitions = {
     description:
       'Hours earned coins stay pending (so a refund can still claw them back) before they can be paid out',
   },
+  'notification.ack_timeout_seconds': {
+    schema: z.record(z.string().regex(/^[a-z][a-z0-9_]*$/), z.number().int().min(1).max(600)),
+    default: {},
+    description:
+      'Per notification kind, seconds an in-app notification waits for the acknowledgement before push ' +
+      'takes over; kinds not listed keep their catalogue time-out (docs/notifications.md)',
+  },
 } as const satisfies Record<string, { schema: z.ZodType; default: unknown; description: string }>;
 
 export type SettingKey = keyof typeof settingDefinitions;

@@ -1,6 +1,7 @@
 import { createHash } from 'node:crypto';
 import path from 'node:path';
 import { z } from 'zod';
+import type { PushConfig } from '../../providers/push/create-push-providers.ts';
 
 /** Relative data folders (MEDIA_STORAGE_DIR) are resolved against it, whatever the working directory. */
 const REPO_ROOT = path.resolve(import.meta.dirname, '../../../../..');
@@ -98,6 +99,51 @@ export const envSchema = z.object({
   GOOGLE_RTDN_SERVICE_ACCOUNT_EMAIL: z.email().optional(),
   GOOGLE_RTDN_TOKEN: z.string().min(16, 'must have at least 16 characters').optional(),
   GOOGLE_OIDC_JWKS_URL: z.url().default('https://www.googleapis.com/oauth2/v3/certs'),
+
+  FCM_PROJECT_ID: z.string().min(1).optional(),
+  FCM_SERVICE_ACCOUNT_JSON: z.string().min(1).optional(),
+  FCM_API_URL: z.url().default('https://fcm.googleapis.com'),
+  ONESIGNAL_APP_ID: z.string().min(1).optional(),
+  ONESIGNAL_REST_API_KEY: z.string().min(1).optional(),
+  ONESIGNAL_API_URL: z.url().default('https://api.onesignal.com'),
+  APNS_TEAM_ID: z.string().min(1).optional(),
+  APNS_KEY_ID: z.string().min(1).optional(),
+  APNS_PRIVATE_KEY: z.string().includes('PRIVATE KEY').optional(),
+  APNS_BUNDLE_ID: z.string().min(1).optional(),
+  APNS_URL: z.url().default('https://api.push.apple.com'),
+  APNS_CA_CERT: z.string().includes('BEGIN CERTIFICATE').optional(),
+  VAPID_PUBLIC_KEY: z
+    .string()
+    .regex(/^[A-Za-z0-9_-]{86,88}$/, 'must be a base64url P-256 public key')
+    .optional(),
+  VAPID_PRIVATE_KEY: z
+    .string()
+    .regex(/^[A-Za-z0-9_-]{42,44}$/, 'must be a base64url P-256 private key')
+    .optional(),
+  VAPID_SUBJECT: z.string().regex(/^(mailto:|https:)/, 'must be a mailto: or https: URL').optional(),
+
+  ADS_EVENT_SINK: bool.optional(),
+  ADS_HTTP_TIMEOUT_MS: positiveInt.default(10_000),
+  ADS_MAX_ATTEMPTS: positiveInt.default(8),
+  ADS_RETRY_BASE_MS: positiveInt.default(30_000),
+  SNAPCHAT_APP_ID: z.string().min(1).optional(),
+  SNAPCHAT_ACCESS_TOKEN: z.string().min(1).optional(),
+  SNAPCHAT_CAPI_URL: z.url().default('https://tr.snapchat.com'),
+  APPSFLYER_APP_ID: z.string().min(1).optional(),
+  APPSFLYER_DEV_KEY: z.string().min(1).optional(),
+  APPSFLYER_S2S_URL: z.url().default('https://api3.appsflyer.com'),
+  APPSFLYER_PUSH_TOKEN: z.string().min(16, 'must have at least 16 characters').optional(),
+  APPSFLYER_PUSH_TOKEN_HEADER: z
+    .string()
+    .regex(/^(Authorization|X-[A-Za-z0-9_-]{1,28})$/i, 'Authorization or an X- header')
+    .default('Authorization'),
+  AMPLITUDE_API_KEY: z.string().min(1).optional(),
+  AMPLITUDE_API_URL: z.url().default('https://api2.amplitude.com'),
+  GA4_API_SECRET: z.string().min(1).optional(),
+  GA4_MEASUREMENT_ID: z.string().min(1).optional(),
+  GA4_FIREBASE_APP_ID: z.string().min(1).optional(),
+  GA4_MP_URL: z.url().default('https://www.google-analytics.com'),
+  APPHUD_WEBHOOK_TOKEN: z.string().min(16, 'must have at least 16 characters').optional(),
 });
 
 export type Env = z.infer<typeof envSchema>;
@@ -173,6 +219,8 @@ export type Config = {
         }
       | undefined;
   };
+  /** Push vendors; each one absent leaves its device tokens to the local outbox. docs/notifications.md. */
+  push: PushConfig;
   /** In-app purchases; docs/payments.md. */
   payments: {
     /** The local store that signs its own StoreKit-shaped transactions. */
@@ -199,6 +247,26 @@ export type Config = {
       sharedToken: string | undefined;
       jwksUrl: string;
     };
+  };
+  /** Attribution, postbacks and analytics vendors; docs/ads-and-analytics.md. Each vendor is off unless configured. */
+  analytics: {
+    /** The local event sink; undefined: on when no vendor is configured. */
+    sink: boolean | undefined;
+    httpTimeoutMs: number;
+    maxAttempts: number;
+    retryBaseMs: number;
+    snapchat: { appId: string; accessToken: string; baseUrl: string } | undefined;
+    appsflyer: { appId: string; devKey: string; baseUrl: string } | undefined;
+    /** The AppsFlyer Push API authentication token and the header it arrives in; pushes are refused without it. */
+    appsflyerPush: { token: string; header: string } | undefined;
+    amplitude: { apiKey: string; baseUrl: string } | undefined;
+    ga4:
+      | ({ apiSecret: string; baseUrl: string } & (
+          | { firebaseAppId: string; measurementId?: undefined }
+          | { measurementId: string; firebaseAppId?: undefined }
+        ))
+      | undefined;
+    apphudWebhookToken: string | undefined;
   };
 };
 
@@ -248,6 +316,31 @@ export function loadConfig(source: Record<string, string | undefined> = process.
     throw new ConfigError(
       'Invalid configuration: APPLE_APP_APPLE_ID: required when APPLE_ENVIRONMENT=Production',
     );
+  }
+  for (const [a, b] of [
+    ['SNAPCHAT_APP_ID', 'SNAPCHAT_ACCESS_TOKEN'],
+    ['APPSFLYER_APP_ID', 'APPSFLYER_DEV_KEY'],
+  ] as const) {
+    if (Boolean(e[a]) !== Boolean(e[b])) {
+      throw new ConfigError(`Invalid configuration: ${e[a] ? b : a}: required when ${e[a] ? a : b} is set`);
+    }
+  }
+  if (e.GA4_API_SECRET && !e.GA4_MEASUREMENT_ID && !e.GA4_FIREBASE_APP_ID) {
+    throw new ConfigError(
+      'Invalid configuration: GA4_MEASUREMENT_ID: GA4_MEASUREMENT_ID or GA4_FIREBASE_APP_ID is required when GA4_API_SECRET is set',
+    );
+  }
+  for (const [vendor, group] of [
+    ['FCM', ['FCM_PROJECT_ID', 'FCM_SERVICE_ACCOUNT_JSON']],
+    ['OneSignal', ['ONESIGNAL_APP_ID', 'ONESIGNAL_REST_API_KEY']],
+    ['APNs', ['APNS_TEAM_ID', 'APNS_KEY_ID', 'APNS_PRIVATE_KEY']],
+    ['Web Push', ['VAPID_PUBLIC_KEY', 'VAPID_PRIVATE_KEY', 'VAPID_SUBJECT']],
+  ] as const) {
+    // Half of a vendor's settings is a mistake: say so rather than quietly using the local outbox.
+    const missing = group.filter((key) => !e[key]);
+    if (missing.length > 0 && missing.length < group.length) {
+      throw new ConfigError(`Invalid configuration: ${missing[0]}: required for ${vendor} push`);
+    }
   }
   if (e.PRESENCE_TTL_SECONDS <= e.PRESENCE_HEARTBEAT_SECONDS) {
     // A live node would be swept between two of its own heartbeats.
@@ -340,6 +433,32 @@ export function loadConfig(source: Record<string, string | undefined> = process.
             }
           : undefined,
     },
+    push: {
+      fcm:
+        e.FCM_PROJECT_ID && e.FCM_SERVICE_ACCOUNT_JSON
+          ? { projectId: e.FCM_PROJECT_ID, serviceAccountJson: e.FCM_SERVICE_ACCOUNT_JSON, apiUrl: e.FCM_API_URL }
+          : undefined,
+      oneSignal:
+        e.ONESIGNAL_APP_ID && e.ONESIGNAL_REST_API_KEY
+          ? { appId: e.ONESIGNAL_APP_ID, apiKey: e.ONESIGNAL_REST_API_KEY, apiUrl: e.ONESIGNAL_API_URL }
+          : undefined,
+      apns:
+        e.APNS_TEAM_ID && e.APNS_KEY_ID && e.APNS_PRIVATE_KEY
+          ? {
+              url: e.APNS_URL,
+              teamId: e.APNS_TEAM_ID,
+              keyId: e.APNS_KEY_ID,
+              // Env files hold one line: a literal \n stands for the PEM's line breaks.
+              privateKeyPem: e.APNS_PRIVATE_KEY.replaceAll('\\n', '\n'),
+              bundleId: e.APNS_BUNDLE_ID ?? e.APPLE_BUNDLE_ID,
+              ...(e.APNS_CA_CERT ? { ca: e.APNS_CA_CERT.replaceAll('\\n', '\n') } : {}),
+            }
+          : undefined,
+      webPush:
+        e.VAPID_PUBLIC_KEY && e.VAPID_PRIVATE_KEY && e.VAPID_SUBJECT
+          ? { publicKey: e.VAPID_PUBLIC_KEY, privateKey: e.VAPID_PRIVATE_KEY, subject: e.VAPID_SUBJECT }
+          : undefined,
+    },
     payments: {
       // Never on by default in production: it hands out coins for nothing.
       sandbox: e.PAYMENTS_SANDBOX ?? !production,
@@ -365,6 +484,32 @@ export function loadConfig(source: Record<string, string | undefined> = process.
         sharedToken: e.GOOGLE_RTDN_TOKEN,
         jwksUrl: e.GOOGLE_OIDC_JWKS_URL,
       },
+    },
+    analytics: {
+      sink: e.ADS_EVENT_SINK,
+      httpTimeoutMs: e.ADS_HTTP_TIMEOUT_MS,
+      maxAttempts: e.ADS_MAX_ATTEMPTS,
+      retryBaseMs: e.ADS_RETRY_BASE_MS,
+      snapchat:
+        e.SNAPCHAT_APP_ID && e.SNAPCHAT_ACCESS_TOKEN
+          ? { appId: e.SNAPCHAT_APP_ID, accessToken: e.SNAPCHAT_ACCESS_TOKEN, baseUrl: e.SNAPCHAT_CAPI_URL }
+          : undefined,
+      appsflyer:
+        e.APPSFLYER_APP_ID && e.APPSFLYER_DEV_KEY
+          ? { appId: e.APPSFLYER_APP_ID, devKey: e.APPSFLYER_DEV_KEY, baseUrl: e.APPSFLYER_S2S_URL }
+          : undefined,
+      appsflyerPush: e.APPSFLYER_PUSH_TOKEN
+        ? { token: e.APPSFLYER_PUSH_TOKEN, header: e.APPSFLYER_PUSH_TOKEN_HEADER.toLowerCase() }
+        : undefined,
+      amplitude: e.AMPLITUDE_API_KEY
+        ? { apiKey: e.AMPLITUDE_API_KEY, baseUrl: e.AMPLITUDE_API_URL }
+        : undefined,
+      ga4: !e.GA4_API_SECRET
+        ? undefined
+        : e.GA4_FIREBASE_APP_ID
+          ? { apiSecret: e.GA4_API_SECRET, baseUrl: e.GA4_MP_URL, firebaseAppId: e.GA4_FIREBASE_APP_ID }
+          : { apiSecret: e.GA4_API_SECRET, baseUrl: e.GA4_MP_URL, measurementId: e.GA4_MEASUREMENT_ID ?? '' },
+      apphudWebhookToken: e.APPHUD_WEBHOOK_TOKEN,
     },
   };
 }

@@ -1,10 +1,12 @@
 import type { ColumnType } from 'kysely';
+import type { AdsTables } from '../../domains/ads/ads.tables.ts';
 import type { BalanceTables } from '../../domains/balance/balance.tables.ts';
 import type { BillingTables } from '../../domains/billing/billing.tables.ts';
 import type { EventLogTables } from '../../domains/event_log/event-log.tables.ts';
 import type { GiftTables } from '../../domains/gift/gift.tables.ts';
 import type { KycTables } from '../../domains/kyc/kyc.tables.ts';
 import type { MediaTables } from '../../domains/media/media.tables.ts';
+import type { NotificationTables } from '../../domains/notification/notification.tables.ts';
 import type { AgencyTables } from '../../domains/mission_control/agency.tables.ts';
 import type { MissionControlTables } from '../../domains/mission_control/mission-control.tables.ts';
 import type { PayoutTables } from '../../domains/mission_control/payout.tables.ts';
@@ -38,9 +40,11 @@ export type PlatformTables = {
 
 /** Every table of every schema, as Kysely sees them. Each domain declares its own in `<domain>.tables.ts`. */
 export type Database = PlatformTables &
+  AdsTables &
   BalanceTables &
   BillingTables &
   MediaTables &
+  NotificationTables &
   PaymentTables &
   KycTables &
   UserTables &
