@@ -316,6 +316,43 @@ export class LedgerRepository {
     await tx.updateTable('balance.earning_holds').set({ released_at: at }).where('id', '=', holdId).execute();
   }
 
+  /**
+   * Earnings still held that a payer's spending produced since `since`, newest first: what a
+   * refund of that payer's coins can claw back.
+   */
+  async heldEarningsFromPayer(
+    executor: Executor,
+    payerId: string,
+    since: Date,
+  ): Promise<Array<{ transactionId: string; ownerKind: OwnerKind; ownerId: string; amount: bigint }>> {
+    const result = await sql<{
+      transaction_id: string;
+      owner_kind: OwnerKind;
+      owner_id: string;
+      amount: bigint;
+    }>`
+      select t.id as transaction_id, a.owner_kind, a.owner_id, sum(h.amount)::bigint as amount
+      from balance.transactions t
+      join balance.earning_holds h on h.transaction_id = t.id and h.released_at is null
+      join balance.accounts a on a.id = h.account_id
+      where t.kind in ('call_charge', 'gift') and t.created_at >= ${since}
+        and exists (
+          select 1 from balance.postings pw join balance.accounts w on w.id = pw.account_id
+          where pw.transaction_id = t.id and pw.amount < 0
+            and w.owner_kind = 'user' and w.owner_id = ${payerId}::uuid and w.kind in ('wallet_paid', 'wallet_bonus')
+        )
+      group by t.id, t.seq, a.owner_kind, a.owner_id
+      order by t.seq desc
+      limit 1000
+    `.execute(executor);
+    return result.rows.map((r) => ({
+      transactionId: r.transaction_id,
+      ownerKind: r.owner_kind,
+      ownerId: r.owner_id,
+      amount: r.amount,
+    }));
+  }
+
   /** Pending earnings still held for an owner (for display: "available on …"). */
   async openHolds(
     executor: Executor,

@@ -327,6 +327,42 @@ export class LedgerService {
     return released;
   }
 
+  /**
+   * After a refund took back coins the payer had already spent (their paid wallet is `debt` below
+   * zero), takes up to `debt` back from the earnings those coins paid for, while they are still held:
+   * newest spending first, each earner's share to platform revenue (`clawback`). The payer's debt
+   * stays (they owe the coins); the platform stops paying out what was bought with money it returned.
+   * Keys derive from the refund, so a replay claws back nothing twice. Returns the coins clawed back.
+   */
+  async clawBackHeldEarnings(
+    tx: Tx,
+    input: { payerId: string; debt: bigint; since: Date; refundTransactionId: string },
+  ): Promise<bigint> {
+    let left = input.debt;
+    let clawed = 0n;
+    const held = await this.deps.repo.heldEarningsFromPayer(tx, input.payerId, input.since);
+    for (const earned of held) {
+      if (left <= 0n) break;
+      const owner = { kind: earned.ownerKind as 'user' | 'agency', id: earned.ownerId };
+      const [pending] = await this.deps.repo.lockAccounts(tx, [accounts.earningsPending(owner)]);
+      const available = pending?.balance ?? 0n;
+      const amount = [earned.amount, left, available].reduce((least, v) => (v < least ? v : least));
+      if (amount <= 0n) continue;
+      await this.post(tx, {
+        idempotencyKey: `clawback:${input.refundTransactionId}:${earned.transactionId}:${earned.ownerKind}:${earned.ownerId}`,
+        kind: 'clawback',
+        postings: [
+          { account: accounts.earningsPending(owner), amount: -amount },
+          { account: accounts.platformRevenue, amount },
+        ],
+        metadata: { refundTransactionId: input.refundTransactionId, earnedIn: earned.transactionId },
+      });
+      left -= amount;
+      clawed += amount;
+    }
+    return clawed;
+  }
+
   /** The balance part of the account's data export: balances and every posting on the user's accounts. */
   async exportFor(userId: string): Promise<Record<string, unknown>> {
     const wallet = await this.wallet(userId);

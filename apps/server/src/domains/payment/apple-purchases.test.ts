@@ -317,6 +317,40 @@ describe('App Store and sandbox purchases', () => {
     await spend(user.userId, 1n);
   });
 
+  it('takes back, on a refund of spent coins, the earnings they paid for while still held', async () => {
+    const user = await app.signIn(['user']);
+    const [first, second] = [randomUUID(), randomUUID()];
+    const id = randomUUID();
+    await verify(user.accessToken, await sandbox().signTransaction(transaction(user.userId, id)));
+    const gift = (streamer: string, amount: bigint) =>
+      app.services.ledger.execute({
+        idempotencyKey: `test-gift:${randomUUID()}`,
+        kind: 'gift',
+        spend: { userId: user.userId, amount },
+        postings: [
+          { account: accounts.earningsPending({ kind: 'user', id: streamer }), amount: amount / 2n },
+          { account: accounts.platformRevenue, amount: amount - amount / 2n },
+        ],
+      });
+    await gift(first, 60n);
+    await gift(second, 50n);
+    const pendingOf = async (streamer: string) =>
+      (await app.services.ledger.earnings({ kind: 'user', id: streamer })).pending;
+    expect([await pendingOf(first), await pendingOf(second)]).toEqual([30n, 25n]);
+    const refund = async () =>
+      notify(
+        await sandbox().signNotification({
+          notificationType: 'REFUND',
+          transaction: { ...transaction(user.userId, id), revocationDate: new Date() },
+        }),
+      );
+    expect((await refund()).body.outcome).toBe('refunded');
+    expect((await refund()).body.outcome).toBe('already_refunded');
+    // 20 bonus then 90 paid were spent; the refund leaves the paid wallet 90 in debt, which covers both shares.
+    expect((await walletOf(app, user.userId)).paid).toBe(-90n);
+    expect([await pendingOf(first), await pendingOf(second)]).toEqual([0n, 0n]);
+  });
+
   it('lists and sells subscriptions only while feature.subscriptions_enabled is on', async () => {
     const subSku = `sub_${randomUUID().slice(0, 8)}`;
     await createProduct(app, admin.accessToken, {

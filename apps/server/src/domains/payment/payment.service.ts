@@ -212,6 +212,17 @@ export class PaymentService {
       return { purchase: updated, outcome: 'refunded_uncredited' };
     }
     const { receipt, bonus } = await this.clawBack(tx, purchase);
+    // Coins already spent: the earnings they paid for are taken back while still held.
+    const paidAfter = receipt.postings.find((p) => p.kind === 'wallet_paid')?.balanceAfter ?? 0n;
+    if (!receipt.replayed && paidAfter < 0n) {
+      const debt = -paidAfter < purchase.coins ? -paidAfter : purchase.coins;
+      await this.deps.ledger.clawBackHeldEarnings(tx, {
+        payerId: purchase.userId,
+        debt,
+        since: purchase.creditedAt ?? purchase.createdAt,
+        refundTransactionId: receipt.transactionId,
+      });
+    }
     const updated = await repo.update(
       tx,
       purchase.id,
