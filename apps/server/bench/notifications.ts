@@ -226,7 +226,9 @@ async function main(): Promise<number> {
       if (ok) break;
       const got = clients.filter((c) => c.received.has(title)).length;
       const states = await sql<{ status: string; n: string }>`
-        select status, count(*)::text as n from notification.notifications where title = ${title} group by status`.execute(handle.db);
+        select status, count(*)::text as n from notification.notifications where title = ${title} group by status`.execute(
+        handle.db,
+      );
       progress(`warm-up ${round}: ${got} of ${users} sockets received it; ${JSON.stringify(states.rows)}`);
       if (round >= 3) throw new Error('sockets did not all receive the warm-up broadcast');
     }

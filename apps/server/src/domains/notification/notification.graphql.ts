@@ -330,6 +330,7 @@ async function* merge(sources: AsyncGenerator<unknown>[]): AsyncGenerator<unknow
 async function* notificationsOf(
   userId: string,
   source: AsyncGenerator<unknown>,
+  stillAllowed: () => Promise<void>,
 ): AsyncGenerator<NotificationView> {
   for await (const message of source) {
     const m = message as {
@@ -339,7 +340,12 @@ async function* notificationsOf(
     };
     if (m.type === 'notification' && m.payload) yield m.payload;
     const mine = m.type === 'notification_batch' ? m.items?.[userId] : undefined;
-    if (mine) yield mine;
+    if (mine) {
+      // Checked only for the caller's own entry: every subscriber sees every batch, and checking
+      // each session for each batch is thousands of queries for nothing.
+      await stillAllowed();
+      yield mine;
+    }
   }
 }
 
@@ -355,8 +361,9 @@ builder.subscriptionField('notifications', (t) =>
         userId,
         merge([
           streamChannel(ctx.services.pubsub, channels.user(userId), sessionStillActive(ctx)),
-          streamChannel(ctx.services.pubsub, NOTIFICATION_BATCH_CHANNEL, sessionStillActive(ctx)),
+          streamChannel(ctx.services.pubsub, NOTIFICATION_BATCH_CHANNEL),
         ]),
+        sessionStillActive(ctx),
       );
     },
     resolve: (message) => message as NotificationView,

@@ -120,7 +120,10 @@ export const envSchema = z.object({
     .string()
     .regex(/^[A-Za-z0-9_-]{42,44}$/, 'must be a base64url P-256 private key')
     .optional(),
-  VAPID_SUBJECT: z.string().regex(/^(mailto:|https:)/, 'must be a mailto: or https: URL').optional(),
+  VAPID_SUBJECT: z
+    .string()
+    .regex(/^(mailto:|https:)/, 'must be a mailto: or https: URL')
+    .optional(),
 
   ADS_EVENT_SINK: bool.optional(),
   ADS_HTTP_TIMEOUT_MS: positiveInt.default(10_000),
@@ -436,7 +439,11 @@ export function loadConfig(source: Record<string, string | undefined> = process.
     push: {
       fcm:
         e.FCM_PROJECT_ID && e.FCM_SERVICE_ACCOUNT_JSON
-          ? { projectId: e.FCM_PROJECT_ID, serviceAccountJson: e.FCM_SERVICE_ACCOUNT_JSON, apiUrl: e.FCM_API_URL }
+          ? {
+              projectId: e.FCM_PROJECT_ID,
+              serviceAccountJson: e.FCM_SERVICE_ACCOUNT_JSON,
+              apiUrl: e.FCM_API_URL,
+            }
           : undefined,
       oneSignal:
         e.ONESIGNAL_APP_ID && e.ONESIGNAL_REST_API_KEY
