@@ -6,10 +6,10 @@ import type { EventLogTables } from '../../domains/event_log/event-log.tables.ts
 import type { GiftTables } from '../../domains/gift/gift.tables.ts';
 import type { KycTables } from '../../domains/kyc/kyc.tables.ts';
 import type { MediaTables } from '../../domains/media/media.tables.ts';
-import type { NotificationTables } from '../../domains/notification/notification.tables.ts';
 import type { AgencyTables } from '../../domains/mission_control/agency.tables.ts';
 import type { MissionControlTables } from '../../domains/mission_control/mission-control.tables.ts';
 import type { PayoutTables } from '../../domains/mission_control/payout.tables.ts';
+import type { NotificationTables } from '../../domains/notification/notification.tables.ts';
 import type { PaymentTables } from '../../domains/payment/payment.tables.ts';
 import type { ProfileTables } from '../../domains/profile/profile.tables.ts';
 import type { SettingsTables } from '../../domains/settings/settings.tables.ts';
