@@ -3,6 +3,7 @@ import Fastify, { type FastifyInstance } from 'fastify';
 import { registerAdsRoutes } from './domains/ads/ads.routes.ts';
 import { registerMediaRoutes } from './domains/media/media.routes.ts';
 import { registerPaymentRoutes } from './domains/payment/payment.routes.ts';
+import { registerVideoRoutes } from './domains/video/video.routes.ts';
 import type { Clock } from './platform/clock.ts';
 import type { Config } from './platform/config/config.ts';
 import type { DatabaseHandle } from './platform/db/database.ts';
@@ -121,6 +122,7 @@ export async function buildApp(options: {
   await registerMediaRoutes(app, services);
   await registerPaymentRoutes(app, services);
   await registerAdsRoutes(app, services);
+  await registerVideoRoutes(app, services, config.publicUrl);
   const sockets = attachGraphqlWebSocket(app, {
     services,
     metrics,
@@ -188,6 +190,8 @@ export async function buildApp(options: {
       // Consumers finish their batch while the pool is still open.
       await services.eventLog.stop();
       await stoppingTimetable;
+      // No job pushes any more: the push providers' connections (APNs HTTP/2) can go.
+      await services.notifications.providers.close();
       await pubsub.close();
       await database.close();
     },

@@ -43,12 +43,14 @@ import { createTimetable } from './domains/timetable/timetable.ts';
 import { AccountService } from './domains/user/account.service.ts';
 import { AccountDeletionService } from './domains/user/account-deletion.service.ts';
 import { ModerationService } from './domains/user/moderation.service.ts';
+import { MAX_WATCHED_USERS } from './domains/user/presence/presence.service.ts';
 import { createPresence } from './domains/user/presence/presence.ts';
 import { PushTokenService } from './domains/user/push-tokens.service.ts';
 import { SessionService } from './domains/user/session.service.ts';
 import { SignInService } from './domains/user/sign-in.service.ts';
 import { accountVisibleEvents } from './domains/user/user.events.ts';
 import { UserRepository } from './domains/user/user.repository.ts';
+import { createVideo } from './domains/video/video.module.ts';
 import { Authenticator } from './platform/auth/principal.ts';
 import { SigningKeyStore } from './platform/auth/signing-keys.ts';
 import { TokenService } from './platform/auth/tokens.ts';
@@ -262,6 +264,61 @@ export function createServices(deps: {
     clock,
     logger,
   });
+  const video = createVideo({
+    db,
+    config: config.video,
+    billing,
+    presence,
+    parties: {
+      describe: async (userId) => {
+        const user = await userRepo.findUser(userId);
+        if (!user) return undefined;
+        const profile = await profiles.publicProfile(userId);
+        return { id: user.id, roles: user.roles, status: user.status, displayName: profile.displayName };
+      },
+    },
+    rouletteProfiles: {
+      profileOf: async (userId) => {
+        const profile = await profiles.publicProfile(userId);
+        return { languages: profile.languages, country: profile.country };
+      },
+    },
+    media,
+    streamerAvailability: {
+      // No domain publishes "available streamers" yet: online active streamers (most recently online
+      // first, as many as one presence read takes), then their availability.
+      anyAvailable: async () => {
+        const online = await userRepo.searchUsers({
+          query: null,
+          role: 'streamer',
+          status: 'active',
+          createdFrom: null,
+          createdTo: null,
+          name: null,
+          country: null,
+          online: true,
+          mediaSource: null,
+          campaign: null,
+          sort: 'last_seen',
+          ascending: false,
+          after: null,
+          limit: MAX_WATCHED_USERS,
+          now: clock.now(),
+        });
+        if (online.length === 0) return false;
+        const views = await presence.getPresence(online.map((r) => r.user.id));
+        return views.some((v) => v.availability === 'available');
+      },
+    },
+    eventLog,
+    audit,
+    jobs,
+    cron,
+    settings,
+    pubsub,
+    clock,
+    logger,
+  });
   const accountDeletion = new AccountDeletionService({
     repo: userRepo,
     accounts,
@@ -318,6 +375,11 @@ export function createServices(deps: {
     tariffs,
     payments,
     ads,
+    video,
+    calls: video.calls,
+    callRooms: video.rooms,
+    roulette: video.roulette,
+    prerecorded: video.prerecorded,
   };
 }
 

@@ -11,6 +11,7 @@ import { paymentEvents } from './payment/payment.events.ts';
 import { profileEvents } from './profile/profile.events.ts';
 import { presenceEvents } from './user/presence/presence.events.ts';
 import { userEvents } from './user/user.events.ts';
+import { callEvents } from './video/call.events.ts';
 
 /** Every domain with its own schema, in the order their migrations apply. */
 export const domainMigrations: MigrationModule[] = [
@@ -29,6 +30,7 @@ export const domainMigrations: MigrationModule[] = [
   { name: 'billing', dir: path.join(import.meta.dirname, 'billing', 'migrations') },
   { name: 'payment', dir: path.join(import.meta.dirname, 'payment', 'migrations') },
   { name: 'ads', dir: path.join(import.meta.dirname, 'ads', 'migrations') },
+  { name: 'video', dir: path.join(import.meta.dirname, 'video', 'migrations') },
 ];
 
 /** Every event type the domains emit (their `<domain>.events.ts`): the event log refuses others. */
@@ -43,4 +45,5 @@ export const domainEvents: EventDefinition[] = [
   ...payoutEvents,
   ...giftEvents,
   ...paymentEvents,
+  ...callEvents,
 ];

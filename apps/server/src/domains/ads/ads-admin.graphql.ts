@@ -23,9 +23,18 @@ const page = <T>(rows: T[], size: number, key: (row: T) => string) => {
 const DeliveryStatusEnum = builder.enumType('AdDeliveryStatus', {
   values: {
     PENDING: { value: 'pending', description: 'Waiting to be sent, or to be retried' },
+    WAITING: {
+      value: 'waiting',
+      description:
+        "Held until the user's attribution brings what the destination needs (AppsFlyer: the AppsFlyer id)",
+    },
     SENT: { value: 'sent' },
     FAILED: { value: 'failed', description: 'A permanent error, or every retry used' },
-    SKIPPED: { value: 'skipped', description: 'Not sent: the user opted out, or nothing to attribute it to' },
+    SKIPPED: {
+      value: 'skipped',
+      description:
+        'Not sent: the user opted out, the vendor would refuse it (lastError says why), or it waited too long',
+    },
   } as const,
 });
 
@@ -78,6 +87,7 @@ const DestinationStatsRef = builder.objectRef<DestinationStats>('AdDestinationSt
   fields: (t) => ({
     destination: t.exposeString('destination'),
     pending: t.exposeInt('pending'),
+    waiting: t.exposeInt('waiting', { description: "Held for the user's attribution" }),
     sent: t.exposeInt('sent'),
     failed: t.exposeInt('failed'),
     skipped: t.exposeInt('skipped'),

@@ -73,4 +73,16 @@ describe('ads: consent is checked again when sending', () => {
     expect(sent?.status).toBe('sent');
     expect([...snap.accepted.keys()]).toEqual([sent?.eventId]);
   });
+
+  it('answers 404 on the vendor push endpoints while their secrets are unset', async () => {
+    for (const route of ['/ads/appsflyer/push', '/ads/apphud/webhook']) {
+      const response = await fetch(`${app.url}${route}`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', authorization: 'anything-at-all-0123456789' },
+        body: JSON.stringify({ event_name: 'install', customer_user_id: randomUUID() }),
+      });
+      expect(response.status).toBe(404);
+      expect(await response.json()).toMatchObject({ error: { code: 'NOT_FOUND' } });
+    }
+  });
 });

@@ -39,7 +39,7 @@ const TrackingConsentRef = builder.objectRef<Consent>('TrackingConsent').impleme
   }),
 });
 
-const AttributionRef = builder.objectRef<Attribution>('AdAttribution').implement({
+export const AttributionRef = builder.objectRef<Attribution>('AdAttribution').implement({
   description:
     "An install attribution: the account's current one (latest report; install time from the first), or one report of its history",
   authScopes: { signedIn: true },

@@ -56,12 +56,13 @@ export function createAds(deps: {
       httpTimeoutMs: deps.config.httpTimeoutMs,
       maxAttempts: deps.config.maxAttempts,
       retryBaseMs: deps.config.retryBaseMs,
+      attributionWaitMs: deps.config.attributionWaitMs,
     },
   });
   deliveries.register(deps.cron);
   return {
     config: deps.config,
-    attribution: new AttributionService({ db, repo: attributions, clock }),
+    attribution: new AttributionService({ db, repo: attributions, clock, deliveries }),
     apphud: new ApphudService({ repo: attributions, settings: deps.settings, clock }),
     deliveries,
     deliveryLog: deliveryRepo,

@@ -5,7 +5,7 @@ type CreatedAt = ColumnType<Date, Date | undefined, never>;
 
 export type AttributionSource = 'client' | 'appsflyer_push';
 export type AttStatus = 'authorized' | 'denied' | 'restricted' | 'not_determined';
-export type DeliveryStatus = 'pending' | 'sent' | 'failed' | 'skipped';
+export type DeliveryStatus = 'pending' | 'waiting' | 'sent' | 'failed' | 'skipped';
 export type AttemptOutcome = 'sent' | 'transient' | 'permanent' | 'skipped';
 
 type AttributionColumns = {
@@ -77,6 +77,12 @@ export type AdsTables = {
     user_id: string | null;
     payload: JsonColumn;
     received_at: Date;
+  };
+  /** Read-only view published for the admin user search (user domain). */
+  'ads.admin_attribution': {
+    user_id: string;
+    media_source: string | null;
+    campaign: string | null;
   };
   'ads.apphud_events': {
     id: Generated<bigint>;

@@ -15,7 +15,6 @@ import { waitFor } from '../timetable/testing.ts';
 import type { AuthTokens } from '../user/session.service.ts';
 
 const PUSH_TOKEN = 'appsflyer-push-token-0123456789';
-const APPHUD_TOKEN = 'apphud-webhook-token-0123456789';
 const SIGN_UP = `mutation($email: String!, $password: String!) {
   signUpWithEmail(email: $email, password: $password) { userId accessToken }
 }`;
@@ -26,7 +25,7 @@ const REPORT = `mutation($data: JSON!, $afId: String, $platform: DevicePlatform)
   reportAttribution(conversionData: $data, appsflyerId: $afId, platform: $platform) { mediaSource campaign isOrganic installTime }
 }`;
 
-describe('ads: attribution, postbacks, Apphud', () => {
+describe('ads: attribution, postbacks, the admin reports', () => {
   let app: TestApp;
   let admin: AuthTokens;
   let snap: VendorLoopback;
@@ -55,7 +54,7 @@ describe('ads: attribution, postbacks, Apphud', () => {
 
   beforeAll(async () => {
     snap = await snapchatLoopback('snap-app', 'snap-token').start();
-    af = await appsflyerLoopback('id123456789', 'af-dev-key').start();
+    af = await appsflyerLoopback('id123456789', 'af-s2s-token').start();
     amp = await amplitudeLoopback('amp-key').start();
     ga4 = await ga4Loopback({ measurementId: 'G-OLO' }, 'mp-secret').start();
     app = await startTestApp({
@@ -64,7 +63,7 @@ describe('ads: attribution, postbacks, Apphud', () => {
         SNAPCHAT_ACCESS_TOKEN: 'snap-token',
         SNAPCHAT_CAPI_URL: snap.url,
         APPSFLYER_APP_ID: 'id123456789',
-        APPSFLYER_DEV_KEY: 'af-dev-key',
+        APPSFLYER_S2S_TOKEN: 'af-s2s-token',
         APPSFLYER_S2S_URL: af.url,
         APPSFLYER_PUSH_TOKEN: PUSH_TOKEN,
         AMPLITUDE_API_KEY: 'amp-key',
@@ -75,7 +74,6 @@ describe('ads: attribution, postbacks, Apphud', () => {
         ADS_EVENT_SINK: 'true',
         ADS_RETRY_BASE_MS: '1',
         ADS_MAX_ATTEMPTS: '3',
-        APPHUD_WEBHOOK_TOKEN: APPHUD_TOKEN,
       },
     });
     // The senders run as jobs, as in production.
@@ -109,8 +107,8 @@ describe('ads: attribution, postbacks, Apphud', () => {
       snapchat: 'sent',
       amplitude: 'sent',
       sink: 'sent',
-      // No AppsFlyer id yet: nothing to attribute the event to.
-      appsflyer: 'skipped',
+      // No AppsFlyer id yet: held until the attribution brings one.
+      appsflyer: 'waiting',
     });
   });
 
@@ -211,8 +209,21 @@ describe('ads: attribution, postbacks, Apphud', () => {
     const genuine = await post({ authorization: PUSH_TOKEN });
     expect(genuine.status).toBe(200);
     expect(await genuine.json()).toEqual({ outcome: 'recorded' });
+    // The sign-up waited for the AppsFlyer id the push brought: sent now, once.
+    const signUpToAf = await waitFor('the waiting sign-up to reach AppsFlyer', async () => {
+      const [row] = await app.services.ads.deliveryLog.list(
+        { userId: user.userId, destination: 'appsflyer' },
+        1,
+        undefined,
+      );
+      return row?.status === 'sent' ? row : undefined;
+    });
+    expect(requestsMentioning(af, signUpToAf.eventId).map((r) => r.body)).toEqual([
+      expect.objectContaining({ eventName: 'af_complete_registration', appsflyer_id: push.appsflyer_id }),
+    ]);
 
-    // The app reports its conversion data later: kept as history, install time from the first report.
+    // The app reports its conversion data later: kept as history; install time from the first report,
+    // ad set, ad and click time from the push, which the SDK's data lacks.
     const report = await gql<{ reportAttribution: Record<string, unknown> }>(
       app.url,
       REPORT,
@@ -244,11 +255,11 @@ describe('ads: attribution, postbacks, Apphud', () => {
       source: 'client',
       mediaSource: 'snapchat_int',
       campaign: 'spring_launch_2',
-      adset: null,
-      ad: null,
+      adset: 'adset-1',
+      ad: 'ad-7',
       appsflyerId: push.appsflyer_id,
       platform: 'IOS',
-      clickTime: null,
+      clickTime: '2026-03-01T09:58:00.000Z',
     });
     expect(view.data?.adAttribution.history).toEqual([
       { source: 'client', campaign: 'spring_launch_2' },
@@ -332,35 +343,6 @@ describe('ads: attribution, postbacks, Apphud', () => {
       { token: admin.accessToken },
     );
     expect(log.data?.adDeliveries.items[0]).toEqual({ status: 'SENT', attempts: [{ httpStatus: 200 }] });
-  });
-
-  it('records Apphud webhooks verified by X-Apphud-Token, once per Apphud event', async () => {
-    const user = await signUp();
-    const body = {
-      app: { uid: 'app-uid', bundle_id: 'com.olo.app' },
-      event: {
-        id: `evt-${randomUUID()}`,
-        name: 'subscription_started',
-        created_at: new Date().toISOString(),
-        receipt: { product_id: 'vip_monthly', environment: 'sandbox' },
-      },
-      user: { user_id: user.userId, id: 'apphud-user-1' },
-    };
-    const post = (token?: string) =>
-      fetch(`${app.url}/ads/apphud/webhook`, {
-        method: 'POST',
-        headers: { 'content-type': 'application/json', ...(token ? { 'x-apphud-token': token } : {}) },
-        body: JSON.stringify(body),
-      });
-    expect((await post()).status).toBe(401);
-    expect((await post('apphud-webhook-token-wrong-value')).status).toBe(401);
-    expect(await (await post(APPHUD_TOKEN)).json()).toEqual({ outcome: 'recorded' });
-    expect(await (await post(APPHUD_TOKEN)).json()).toEqual({ outcome: 'duplicate' });
-    const events = await app.services.ads.apphud.eventsOf(user.userId);
-    // Subscriptions are off by default: recorded, not applied.
-    expect(events.map((e) => [e.name, e.productId, e.applied])).toEqual([
-      ['subscription_started', 'vip_monthly', false],
-    ]);
   });
 
   it("exports the account's attribution and consent, and erases them when the account is deleted", async () => {

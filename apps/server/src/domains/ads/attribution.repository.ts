@@ -87,8 +87,21 @@ export class AttributionRepository {
     this.db = db;
   }
 
-  /** Records a report in the history and makes it the current attribution (install time kept from the first). */
+  /**
+   * Serialises, per user, recording an attribution with a sender deciding that a delivery must wait
+   * for one: whichever comes second sees the other's work (there may be no row yet to lock).
+   */
+  async lockUser(tx: Tx, userId: string): Promise<void> {
+    await sql`select pg_advisory_xact_lock(hashtextextended(${`ads.attribution:${userId}`}, 0))`.execute(tx);
+  }
+
+  /**
+   * Records a report in the history and makes it the current attribution. The latest report wins for
+   * source, campaign and organic; what it lacks (ad set, ad, click time, AppsFlyer id, platform, app
+   * instance id) is kept from earlier reports, and the install time from the first.
+   */
   async record(tx: Tx, userId: string, input: AttributionInput, at: Date): Promise<Attribution> {
+    await this.lockUser(tx, userId);
     const raw = JSON.stringify(input.raw);
     const columns = {
       source: input.source,
@@ -119,6 +132,9 @@ export class AttributionRepository {
       .onConflict((oc) =>
         oc.column('user_id').doUpdateSet({
           ...columns,
+          adset: sql`coalesce(excluded.adset, ads.attributions.adset)`,
+          ad: sql`coalesce(excluded.ad, ads.attributions.ad)`,
+          click_time: sql`coalesce(excluded.click_time, ads.attributions.click_time)`,
           install_time: sql`coalesce(ads.attributions.install_time, excluded.install_time)`,
           appsflyer_id: sql`coalesce(excluded.appsflyer_id, ads.attributions.appsflyer_id)`,
           platform: sql`coalesce(excluded.platform, ads.attributions.platform)`,

@@ -10,6 +10,7 @@ import type {
   AttributionRepository,
   Consent,
 } from './attribution.repository.ts';
+import type { DeliveryService } from './delivery.service.ts';
 
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 const MAX_RAW_BYTES = 16_384;
@@ -72,10 +73,17 @@ export const pushSchema = z
 
 /**
  * Attribution intake and tracking consent. One current attribution per account (the latest report
- * wins; the first install time is kept), every report in the history.
+ * wins; the first install time is kept, and values a later report lacks), every report in the
+ * history. Deliveries that waited for the attribution (AppsFlyer without an AppsFlyer id) are
+ * resumed in the same transaction.
  */
 export class AttributionService {
-  private readonly deps: { db: Db; repo: AttributionRepository; clock: Clock };
+  private readonly deps: {
+    db: Db;
+    repo: AttributionRepository;
+    clock: Clock;
+    deliveries: Pick<DeliveryService, 'resumeWaiting'>;
+  };
 
   constructor(deps: AttributionService['deps']) {
     this.deps = deps;
@@ -95,9 +103,7 @@ export class AttributionService {
       throw badInput('conversionData is too large', { field: 'conversionData' });
     }
     const attribution = attributionFrom('client', input.conversionData, input);
-    return withTransaction(this.deps.db, (tx) =>
-      this.deps.repo.record(tx, userId, attribution, this.deps.clock.now()),
-    );
+    return this.record(userId, attribution);
   }
 
   /**
@@ -112,10 +118,16 @@ export class AttributionService {
     const userId = body.customer_user_id?.trim();
     if (!userId || !UUID.test(userId)) return 'ignored:no_user';
     const attribution = attributionFrom('appsflyer_push', body as Record<string, unknown>, {});
-    await withTransaction(this.deps.db, (tx) =>
-      this.deps.repo.record(tx, userId.toLowerCase(), attribution, this.deps.clock.now()),
-    );
+    await this.record(userId.toLowerCase(), attribution);
     return 'recorded';
+  }
+
+  private record(userId: string, attribution: AttributionInput): Promise<Attribution> {
+    return withTransaction(this.deps.db, async (tx) => {
+      const current = await this.deps.repo.record(tx, userId, attribution, this.deps.clock.now());
+      await this.deps.deliveries.resumeWaiting(tx, userId);
+      return current;
+    });
   }
 
   current(userId: string) {

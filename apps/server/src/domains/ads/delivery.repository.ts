@@ -34,6 +34,7 @@ export type DeliveryAttempt = {
 export type DestinationStats = {
   destination: string;
   pending: number;
+  waiting: number;
   sent: number;
   failed: number;
   skipped: number;
@@ -168,11 +169,20 @@ export class DeliveryRepository {
       .execute();
   }
 
-  /** Moves a delivery on after an attempt: done (sent/failed/skipped) or pending again at `retryAt`. */
+  /**
+   * Moves a delivery on after an attempt: done (sent/failed/skipped), pending again at `retryAt`, or
+   * waiting. `attempts` corrects the count taken at claim time when nothing was attempted.
+   */
   async settle(
     tx: Tx,
     id: bigint,
-    next: { status: DeliveryStatus; retryAt: Date | null; lastError: string | null; at: Date },
+    next: {
+      status: DeliveryStatus;
+      retryAt: Date | null;
+      lastError: string | null;
+      at: Date;
+      attempts?: number;
+    },
   ): Promise<void> {
     await tx
       .updateTable('ads.deliveries')
@@ -181,12 +191,40 @@ export class DeliveryRepository {
         lease_until: null,
         last_error: next.lastError,
         updated_at: next.at,
+        ...(next.attempts !== undefined ? { attempts: next.attempts } : {}),
         ...(next.retryAt ? { next_attempt_at: next.retryAt } : {}),
         ...(next.status === 'sent' ? { sent_at: next.at } : {}),
       })
       .where('id', '=', id)
       .where('status', '=', 'pending')
       .execute();
+  }
+
+  /** Makes the user's waiting deliveries due now; returns their destinations. */
+  async resumeWaiting(tx: Tx, userId: string, at: Date): Promise<string[]> {
+    const rows = await tx
+      .updateTable('ads.deliveries')
+      .set({ status: 'pending', next_attempt_at: at, last_error: null, updated_at: at })
+      .where('user_id', '=', userId)
+      .where('status', '=', 'waiting')
+      .returning('destination')
+      .execute();
+    return [...new Set(rows.map((r) => r.destination))];
+  }
+
+  /** Gives up on deliveries that have waited since before `createdBefore`: skipped, with why. */
+  async expireWaiting(createdBefore: Date, at: Date, note: string): Promise<number> {
+    const result = await this.db
+      .updateTable('ads.deliveries')
+      .set({
+        status: 'skipped',
+        last_error: sql<string>`coalesce(last_error, 'waiting') || ${note}`,
+        updated_at: at,
+      })
+      .where('status', '=', 'waiting')
+      .where('created_at', '<', createdBefore)
+      .executeTakeFirst();
+    return Number(result.numUpdatedRows);
   }
 
   /** Destinations with deliveries due now (including ones whose sender's lease ran out). */
@@ -262,7 +300,7 @@ export class DeliveryRepository {
     const get = (destination: string) => {
       let stats = byDestination.get(destination);
       if (!stats) {
-        stats = { destination, pending: 0, sent: 0, failed: 0, skipped: 0, failedAttempts: 0 };
+        stats = { destination, pending: 0, waiting: 0, sent: 0, failed: 0, skipped: 0, failedAttempts: 0 };
         byDestination.set(destination, stats);
       }
       return stats;

@@ -1,15 +1,16 @@
 import type { Clock } from '../../platform/clock.ts';
 import type { Db } from '../../platform/db/database.ts';
-import { withTransaction } from '../../platform/db/transaction.ts';
+import { type Tx, withTransaction } from '../../platform/db/transaction.ts';
 import type { Logger } from '../../platform/observability/logger.ts';
 import type {
   AnalyticsDestination,
   DeliveryAnswer,
   DeliveryItem,
+  UserContext,
 } from '../../providers/analytics/analytics.destination.ts';
 import type { CronService } from '../timetable/cron.service.ts';
 import type { JobQueue } from '../timetable/job-queue.ts';
-import type { AttributionRepository } from './attribution.repository.ts';
+import type { Attribution, AttributionRepository, Consent } from './attribution.repository.ts';
 import type { Delivery, DeliveryRepository } from './delivery.repository.ts';
 import { ADS_FLUSH_JOB, flushJobKey, isOptedOut } from './postback.consumer.ts';
 
@@ -17,7 +18,13 @@ export const ADS_SWEEP_TASK = 'ads.sweep_deliveries';
 const MAX_RETRY_MS = 6 * 3600_000;
 const LEASE_MARGIN_MS = 5_000;
 
-export type DeliverySettings = { httpTimeoutMs: number; maxAttempts: number; retryBaseMs: number };
+export type DeliverySettings = {
+  httpTimeoutMs: number;
+  maxAttempts: number;
+  retryBaseMs: number;
+  /** How long a delivery may wait for the user's attribution before it is skipped. */
+  attributionWaitMs: number;
+};
 
 /** Back-off before attempt n+1 after n failed attempts: base, 2×base, 4×base, … capped at 6 hours. */
 export function retryDelay(attempts: number, baseMs: number): number {
@@ -62,11 +69,21 @@ export class DeliveryService {
     });
   }
 
-  /** Wakes a flush for every destination with due deliveries (retries, and leases of dead senders). */
+  /**
+   * Wakes a flush for every destination with due deliveries (retries, and leases of dead senders), and
+   * gives up on deliveries that waited too long for the user's attribution.
+   */
   async sweep(): Promise<void> {
+    const now = this.deps.clock.now();
+    const waitMs = this.deps.settings.attributionWaitMs;
+    await this.deps.repo.expireWaiting(
+      new Date(now.getTime() - waitMs),
+      now,
+      `, none after ${Math.round(waitMs / 3600_000)} h`,
+    );
     // Deliveries of a destination no longer configured wait (pending) until it is configured again.
     const configured = new Set(this.destinationNames);
-    const due = await this.deps.repo.dueDestinations(this.deps.clock.now());
+    const due = await this.deps.repo.dueDestinations(now);
     for (const destination of due.filter((name) => configured.has(name))) {
       await this.deps.jobs.schedule(
         this.deps.db,
@@ -76,6 +93,19 @@ export class DeliveryService {
           jobKey: flushJobKey(destination),
         },
       );
+    }
+  }
+
+  /**
+   * Called in the transaction that records the user's attribution (which holds the user's lock): the
+   * deliveries that waited for it are due now, and their senders are woken.
+   */
+  async resumeWaiting(tx: Tx, userId: string): Promise<void> {
+    const destinations = await this.deps.repo.resumeWaiting(tx, userId, this.deps.clock.now());
+    // Only where this process runs the job queue; otherwise the sweep finds them within seconds.
+    if (!this.deps.jobs.started) return;
+    for (const destination of destinations) {
+      await this.deps.jobs.schedule(tx, ADS_FLUSH_JOB, { destination }, { jobKey: flushJobKey(destination) });
     }
   }
 
@@ -115,33 +145,28 @@ export class DeliveryService {
 
   private async sendBatch(destination: AnalyticsDestination, batch: Delivery[]): Promise<void> {
     const sendable: Array<{ delivery: Delivery; item: DeliveryItem }> = [];
-    const optedOut: Delivery[] = [];
+    const skipped: Array<{ delivery: Delivery; reason: string }> = [];
+    const waiting: Delivery[] = [];
     for (const delivery of batch) {
       const userId = delivery.event.userId;
       // Checked again at send time: the user may have opted out since the event.
       const consent = await this.deps.attributions.consent(userId);
       if (isOptedOut(consent)) {
-        optedOut.push(delivery);
+        skipped.push({ delivery, reason: 'opted_out' });
+        continue;
+      }
+      const refusal = destination.refuses?.(delivery.event) ?? null;
+      if (refusal) {
+        skipped.push({ delivery, reason: refusal });
         continue;
       }
       const [contacts, attribution] = await Promise.all([
         this.deps.contacts(userId),
         this.deps.attributions.current(userId),
       ]);
-      sendable.push({
-        delivery,
-        item: {
-          event: delivery.event,
-          user: {
-            email: contacts.email,
-            phone: contacts.phone,
-            appsflyerId: attribution?.appsflyerId ?? null,
-            platform: attribution?.platform ?? null,
-            attStatus: consent.attStatus,
-            appInstanceId: attribution?.appInstanceId ?? null,
-          },
-        },
-      });
+      const user = { ...contacts, ...attributionContext(attribution, consent) };
+      if (destination.waitsFor?.(user)) waiting.push(delivery);
+      else sendable.push({ delivery, item: { event: delivery.event, user } });
     }
     let answer: DeliveryAnswer | undefined;
     if (sendable.length > 0) {
@@ -161,17 +186,17 @@ export class DeliveryService {
     }
     const at = this.deps.clock.now();
     await withTransaction(this.deps.db, async (tx) => {
-      for (const delivery of optedOut) {
+      for (const { delivery, reason } of skipped) {
         await this.deps.repo.recordAttempt(
           tx,
           delivery,
-          { outcome: 'skipped', httpStatus: null, request: null, response: 'opted_out' },
+          { outcome: 'skipped', httpStatus: null, request: null, response: reason },
           at,
         );
         await this.deps.repo.settle(tx, delivery.id, {
           status: 'skipped',
           retryAt: null,
-          lastError: 'opted_out',
+          lastError: reason,
           at,
         });
       }
@@ -181,6 +206,7 @@ export class DeliveryService {
         await this.deps.repo.settle(tx, delivery.id, this.nextState(delivery, answer, at));
       }
     });
+    for (const delivery of waiting) await this.park(destination, delivery, at);
     if (answer && answer.outcome !== 'sent') {
       this.deps.logger.warn(
         {
@@ -192,6 +218,34 @@ export class DeliveryService {
         'ads: delivery attempt did not succeed',
       );
     }
+  }
+
+  /**
+   * Nothing was attempted: the delivery waits for the user's attribution (its claim's attempt is given
+   * back). Decided under the user's lock with the attribution read again, so an attribution recorded
+   * meanwhile either is seen here (due again at once) or finds the delivery waiting and resumes it.
+   */
+  private async park(destination: AnalyticsDestination, delivery: Delivery, at: Date): Promise<void> {
+    const userId = delivery.event.userId;
+    await withTransaction(this.deps.db, async (tx) => {
+      await this.deps.attributions.lockUser(tx, userId);
+      const [attribution, consent] = await Promise.all([
+        this.deps.attributions.current(userId, tx),
+        this.deps.attributions.consent(userId, tx),
+      ]);
+      const missing = destination.waitsFor?.({
+        email: null,
+        phone: null,
+        ...attributionContext(attribution, consent),
+      });
+      await this.deps.repo.settle(tx, delivery.id, {
+        status: missing ? 'waiting' : 'pending',
+        retryAt: missing ? null : at,
+        lastError: missing ? `waiting for ${missing}` : null,
+        attempts: delivery.attempts - 1,
+        at,
+      });
+    });
   }
 
   private nextState(delivery: Delivery, answer: DeliveryAnswer, at: Date) {
@@ -218,4 +272,17 @@ export class DeliveryService {
         };
     }
   }
+}
+
+/** What the user's attribution and consent tell a destination (contact details come separately). */
+function attributionContext(
+  attribution: Attribution | undefined,
+  consent: Consent,
+): Omit<UserContext, 'email' | 'phone'> {
+  return {
+    appsflyerId: attribution?.appsflyerId ?? null,
+    platform: attribution?.platform ?? null,
+    attStatus: consent.attStatus,
+    appInstanceId: attribution?.appInstanceId ?? null,
+  };
 }

@@ -10,6 +10,7 @@ import { purchaseCompleted } from '../payment/payment.events.ts';
 import { onboardingCompleted } from '../profile/profile.events.ts';
 import type { JobQueue } from '../timetable/job-queue.ts';
 import { userDeleted, userSignUp } from '../user/user.events.ts';
+import { callConnected, callEnded } from '../video/call.events.ts';
 import type { AttributionRepository, Consent } from './attribution.repository.ts';
 import type { DeliveryRepository } from './delivery.repository.ts';
 
@@ -24,9 +25,9 @@ export function isOptedOut(consent: Consent): boolean {
 }
 
 /**
- * The product events we report, from the events other domains emit. Call started/ended have no
- * producer yet: when the video domain emits its call events, map them here to `call_started`
- * (with `firstCall` for AppsFlyer's first call) and `call_ended` (with `durationSeconds`).
+ * The product events we report, from the events other domains emit. Calls are reported from the
+ * payer's side (the user whose acquisition the ads paid for): `call_started` when a call connects
+ * (`firstCall` for AppsFlyer's first call) and `call_ended` for a call that had connected.
  */
 export function toAnalyticsEvent(event: LoggedEvent): AnalyticsEvent | undefined {
   const base = { eventId: event.id, occurredAt: event.occurredAt.toISOString(), revenue: null };
@@ -68,6 +69,31 @@ export function toAnalyticsEvent(event: LoggedEvent): AnalyticsEvent | undefined
       properties: { giftId: p.giftId, streamerId: p.streamerId, coins: p.coins, context: p.context },
     };
   }
+  if (callConnected.matches(event)) {
+    const p = event.payload;
+    return {
+      ...base,
+      name: 'call_started',
+      userId: p.payerId,
+      properties: { callId: p.callId, kind: p.kind, streamerId: p.earnerId, firstCall: p.firstCall },
+    };
+  }
+  if (callEnded.matches(event) && event.payload.connected) {
+    const p = event.payload;
+    return {
+      ...base,
+      name: 'call_ended',
+      userId: p.payerId,
+      properties: {
+        callId: p.callId,
+        kind: p.kind,
+        streamerId: p.earnerId,
+        durationSeconds: p.durationSeconds,
+        reason: p.reason,
+        coins: p.charged,
+      },
+    };
+  }
   return undefined;
 }
 
@@ -85,7 +111,14 @@ export function registerPostbackConsumer(deps: {
 }): void {
   deps.eventLog.registerConsumer({
     name: ADS_POSTBACK_CONSUMER,
-    types: [userSignUp.type, purchaseCompleted.type, onboardingCompleted.type, giftSent.type],
+    types: [
+      userSignUp.type,
+      purchaseCompleted.type,
+      onboardingCompleted.type,
+      giftSent.type,
+      callConnected.type,
+      callEnded.type,
+    ],
     // Vendors refuse stale conversions: a new deployment reports from now on.
     startFrom: 'now',
     onExhausted: 'skip',
@@ -106,16 +139,18 @@ export function registerPostbackConsumer(deps: {
       const optedOut = isOptedOut(await deps.attributions.consent(analytics.userId, tx));
       for (const destination of deps.destinations) {
         if (!destination.accepts(analytics)) continue;
+        // Recorded, not sent: a request the vendor is bound to refuse would only fail permanently.
+        const skip = optedOut ? 'opted_out' : (destination.refuses?.(analytics) ?? null);
         const inserted = await deps.deliveries.insert(tx, {
           destination: destination.name,
           event: analytics,
           eventType: event.type,
-          status: optedOut ? 'skipped' : 'pending',
-          lastError: optedOut ? 'opted_out' : null,
+          status: skip ? 'skipped' : 'pending',
+          lastError: skip,
           at: event.occurredAt,
         });
         // Only where this process runs the job queue (its schema exists); otherwise the sweep finds it.
-        if (inserted && !optedOut && deps.jobs.started) {
+        if (inserted && !skip && deps.jobs.started) {
           await deps.jobs.schedule(
             tx,
             ADS_FLUSH_JOB,

@@ -206,6 +206,32 @@ export class BillingService {
     return this.finish(tx, after);
   }
 
+  /**
+   * Seconds from now that the payer's wallet keeps a call going: until the first checkpoint it cannot
+   * cover, at most `horizonSeconds`. For a call that is not billed yet, counted from its connection
+   * (so 0 means it could not even start). What video tokens' privileges are limited to.
+   */
+  async affordableSeconds(
+    call: { callId: string; payerId: string; kind: CallKind },
+    horizonSeconds = 3600,
+  ): Promise<number> {
+    const session = await this.deps.repo.session(call.callId);
+    const live = session && (session.status === 'live' || session.status === 'ending');
+    const tariff = live
+      ? await this.deps.tariffs.versionById(session.tariffVersionId)
+      : await this.deps.tariffs.resolveFor(call.payerId, call.kind);
+    if (!tariff) throw new Error(`tariff version ${session?.tariffVersionId} is missing`);
+    const wallet = await this.deps.ledger.wallet(call.payerId);
+    if (session && !live) return 0;
+    const elapsed = session
+      ? Math.max(0, (this.deps.clock.now().getTime() - session.connectedAt.getTime()) / 1000)
+      : 0;
+    const balance = wallet.inDebt ? -1n : wallet.total;
+    const short = firstUnaffordable(tariff.tariff, session?.nextN ?? 0, balance, elapsed + horizonSeconds);
+    if (!short) return horizonSeconds;
+    return Math.max(0, Math.floor(short.checkpoint.second - elapsed));
+  }
+
   /** The call's billing: totals, tariff version and every charged checkpoint. */
   async session(callId: string): Promise<SessionView | undefined> {
     const session = await this.deps.repo.session(callId);

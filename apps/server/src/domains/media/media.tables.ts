@@ -32,4 +32,6 @@ export type MediaTables = {
     moderated_at: Date | null;
     created_at: ColumnType<Date, Date | undefined, never>;
   };
+  /** Read-only view for the video domain's prerecorded offers (migration 0003). */
+  'media.approved_videos': { id: string; owner_id: string };
 };

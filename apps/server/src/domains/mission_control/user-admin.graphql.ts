@@ -1,8 +1,10 @@
 import { z } from 'zod';
 import type { Role } from '../../platform/auth/roles.ts';
+import { forbidden } from '../../platform/errors/app-error.ts';
 import { parseOrThrow } from '../../platform/errors/parse-input.ts';
 import { builder } from '../../platform/graphql/builder.ts';
 import { type GraphQLContext, requirePrincipal } from '../../platform/graphql/context.ts';
+import { AttributionRef } from '../ads/ads.graphql.ts';
 import { COUNTRY_CODES } from '../profile/iso-codes.ts';
 import { RoleEnum } from '../user/user.graphql.ts';
 import type { AdminUserRow, Ban, UserListing, UserSearchCursor } from '../user/user.repository.ts';
@@ -148,6 +150,14 @@ const AdminUser = builder.objectRef<AdminUserRow>('AdminUser').implement({
       description: 'Every session, signed-out ones included, most recently used first',
       resolve: (u, _a, ctx) => ctx.services.userRepo.listSessions(u.id, { includeRevoked: true }),
     }),
+    attribution: t.field({
+      type: AttributionRef,
+      nullable: true,
+      description:
+        "The install's current attribution (admins only; history and consent: adAttribution). null: none reported",
+      authScopes: { role: ['admin'] },
+      resolve: async (u, _a, ctx) => (await ctx.services.ads.attribution.current(u.id)) ?? null,
+    }),
   }),
 });
 
@@ -175,6 +185,12 @@ const AdminUserFilter = builder.inputType('AdminUserFilter', {
     name: t.string({ required: false, description: 'Case-insensitive substring of the display name' }),
     country: t.string({ required: false, description: 'ISO 3166-1 alpha-2 code (any case)' }),
     online: t.boolean({ required: false }),
+    mediaSource: t.string({
+      required: false,
+      description:
+        "The install's media source, exactly (admins only); 'organic' also matches accounts without attribution",
+    }),
+    campaign: t.string({ required: false, description: "The install's campaign, exactly (admins only)" }),
   }),
 });
 
@@ -200,6 +216,7 @@ const cursorSchema = z.string().transform((raw, ctx): UserSearchCursor => {
 const encodeCursor = (c: UserSearchCursor) =>
   Buffer.from(`${c.rank}|${c.at.toISOString()}|${c.id}`).toString('base64url');
 const nameSchema = z.string().trim().min(1, 'name must not be empty').max(100);
+const attributionLabel = z.string().trim().min(1, 'must not be empty').max(300);
 const countrySchema = z
   .string()
   .trim()
@@ -223,6 +240,10 @@ builder.queryFields((t) => ({
       const first = parseOrThrow(z.number().int().min(1).max(200), args.first ?? 50, 'first');
       const after = args.after ? parseOrThrow(cursorSchema, args.after, 'after') : null;
       const filter = args.filter ?? {};
+      // Attribution is for admins, as everywhere in the ads domain: a moderator may not filter on it.
+      if ((filter.mediaSource != null || filter.campaign != null) && requirePrincipal(ctx).role !== 'admin') {
+        throw forbidden('Filtering by media source or campaign is for admins');
+      }
       const raw = filter.query?.trim();
       const query = !raw
         ? null
@@ -234,6 +255,12 @@ builder.queryFields((t) => ({
         name: filter.name == null ? null : parseOrThrow(nameSchema, filter.name, 'name'),
         country: filter.country == null ? null : parseOrThrow(countrySchema, filter.country, 'country'),
         online: filter.online ?? null,
+        mediaSource:
+          filter.mediaSource == null
+            ? null
+            : parseOrThrow(attributionLabel, filter.mediaSource, 'mediaSource'),
+        campaign:
+          filter.campaign == null ? null : parseOrThrow(attributionLabel, filter.campaign, 'campaign'),
         sort: args.sort?.startsWith('LAST_SEEN') ? 'last_seen' : 'created_at',
         role: filter.role ?? null,
         status: filter.status ?? null,

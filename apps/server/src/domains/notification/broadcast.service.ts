@@ -4,7 +4,8 @@ import { withTransaction } from '../../platform/db/transaction.ts';
 import { parseOrThrow } from '../../platform/errors/parse-input.ts';
 import type { AuditActor, AuditLog } from '../mission_control/audit-log.ts';
 import type { JobQueue } from '../timetable/job-queue.ts';
-import type { Audience, NewNotification, NotificationRepository } from './notification.repository.ts';
+import type { Audience, BroadcastRepository } from './broadcast.repository.ts';
+import type { NewNotification } from './notification.repository.ts';
 import { DELIVER_JOB, deliverJobKey, JOB_PRIORITY } from './notification.service.ts';
 import { kindDefinition, renderTemplate } from './notification-kinds.ts';
 
@@ -32,7 +33,7 @@ const broadcastSchema = z.object({
  * transaction with their delivery jobs, one job per 1,000 accounts.
  */
 export class BroadcastService {
-  private readonly deps: { repo: NotificationRepository; jobs: JobQueue; audit: AuditLog; clock: Clock };
+  private readonly deps: { repo: BroadcastRepository; jobs: JobQueue; audit: AuditLog; clock: Clock };
 
   constructor(deps: BroadcastService['deps']) {
     this.deps = deps;

@@ -43,9 +43,13 @@ describe('the notification catalogue', () => {
     expect(unmutable).toEqual([
       'balance_running_low',
       'call_cancelled',
+      'call_cut_off',
       'incoming_call',
       'kyc_reviewed',
+      'payout_requested',
       'payout_status_changed',
+      'purchase_completed',
+      'purchase_refunded',
     ]);
     expect(NOTIFICATION_KIND_NAMES.filter((k) => 'call' in NOTIFICATION_KINDS[k])).toEqual(['incoming_call']);
   });

@@ -174,6 +174,66 @@ export const NOTIFICATION_KINDS = {
       ru: { title: 'Мало монет', body: 'Пополните баланс за {{secondsLeft}} с, иначе звонок завершится' },
     },
   },
+  call_cut_off: {
+    // The call just ended under the payer: in-app if the app is still up, else a push saying why.
+    channels: 'in_app_then_push',
+    ackTimeoutSeconds: 5,
+    priority: 'high',
+    expirySeconds: HOUR,
+    mutable: false,
+    variables: [],
+    templates: {
+      en: { title: 'Call ended', body: 'Your coins ran out. Top up to keep talking' },
+      es: { title: 'Llamada terminada', body: 'Te quedaste sin monedas. Recarga para seguir hablando' },
+      ru: { title: 'Звонок завершён', body: 'Закончились монеты. Пополните баланс, чтобы продолжить' },
+    },
+  },
+  purchase_completed: {
+    channels: 'in_app_then_push',
+    ackTimeoutSeconds: 10,
+    priority: 'normal',
+    expirySeconds: 7 * DAY,
+    mutable: false,
+    variables: ['coins'],
+    templates: {
+      en: { title: 'Coins added', body: '{{coins}} coins were added to your balance' },
+      es: { title: 'Monedas añadidas', body: 'Se añadieron {{coins}} monedas a tu saldo' },
+      ru: { title: 'Монеты зачислены', body: 'На ваш баланс зачислено {{coins}} монет' },
+    },
+  },
+  purchase_refunded: {
+    channels: 'in_app_then_push',
+    ackTimeoutSeconds: 10,
+    priority: 'normal',
+    expirySeconds: 30 * DAY,
+    mutable: false,
+    variables: ['coins'],
+    templates: {
+      en: {
+        title: 'Purchase refunded',
+        body: 'The store refunded a purchase: {{coins}} coins were taken back',
+      },
+      es: {
+        title: 'Compra reembolsada',
+        body: 'La tienda reembolsó una compra: se retiraron {{coins}} monedas',
+      },
+      ru: { title: 'Покупка возвращена', body: 'Магазин вернул деньги за покупку: списано {{coins}} монет' },
+    },
+  },
+  payout_requested: {
+    // A receipt for what the account just did in the app: the centre is enough, no push.
+    channels: 'in_app',
+    ackTimeoutSeconds: 10,
+    priority: 'normal',
+    expirySeconds: 30 * DAY,
+    mutable: false,
+    variables: ['amount'],
+    templates: {
+      en: { title: 'Payout requested', body: 'Your payout of {{amount}} coins is waiting for review' },
+      es: { title: 'Pago solicitado', body: 'Tu pago de {{amount}} monedas está pendiente de revisión' },
+      ru: { title: 'Запрошена выплата', body: 'Ваша выплата {{amount}} монет ожидает проверки' },
+    },
+  },
   admin_broadcast: {
     channels: 'in_app_then_push',
     ackTimeoutSeconds: 15,

@@ -1,10 +1,12 @@
-import { balanceRunningLow } from '../billing/billing.events.ts';
+import { balanceRunningLow, billingCallCutOff } from '../billing/billing.events.ts';
 import type { LoggedEvent } from '../event_log/event-catalogue.ts';
 import type { EventLog } from '../event_log/event-log.service.ts';
 import { giftSent } from '../gift/gift.events.ts';
 import { kycReviewed } from '../kyc/kyc.events.ts';
 import { photoModerated, videoModerated } from '../media/media.events.ts';
-import { payoutStatusChanged } from '../mission_control/payout.events.ts';
+import { payoutRequested, payoutStatusChanged } from '../mission_control/payout.events.ts';
+import { purchaseCompleted, purchaseRefunded } from '../payment/payment.events.ts';
+import { callEnded, callRequested } from '../video/call.events.ts';
 import type { NotificationService, NotifyInput } from './notification.service.ts';
 
 export const NOTIFICATION_EVENTS_CONSUMER = 'notification_from_events';
@@ -54,6 +56,51 @@ export function notificationFor(event: LoggedEvent): Omit<NotifyInput, 'dedupeKe
       data: { payoutId: p.payoutId, status: p.status },
     };
   }
+  if (payoutRequested.matches(event)) {
+    const p = event.payload;
+    return {
+      userId: p.requestedBy,
+      kind: 'payout_requested',
+      variables: { amount: String(p.amount) },
+      data: { payoutId: p.payoutId },
+    };
+  }
+  if (billingCallCutOff.matches(event)) {
+    const p = event.payload;
+    return { userId: p.payerId, kind: 'call_cut_off', variables: {}, data: { callId: p.callId } };
+  }
+  if (purchaseCompleted.matches(event) || purchaseRefunded.matches(event)) {
+    const p = event.payload;
+    return {
+      userId: p.userId,
+      kind: purchaseCompleted.matches(event) ? 'purchase_completed' : 'purchase_refunded',
+      // What the account sees move: the pack and its bonus together.
+      variables: { coins: (BigInt(p.coins) + BigInt(p.bonusCoins)).toString() },
+      data: { purchaseId: p.purchaseId },
+    };
+  }
+  if (callRequested.matches(event)) {
+    const p = event.payload;
+    return {
+      userId: p.calleeId,
+      kind: 'incoming_call',
+      variables: { callerName: p.callerName, callId: p.callId },
+      data: { callId: p.callId, callerId: p.callerId, kind: p.kind, ringsUntil: p.ringsUntil },
+    };
+  }
+  // The callee's ringing screen must stop: a normal push or in-app, never VoIP (call_cancelled).
+  if (
+    callEnded.matches(event) &&
+    (event.payload.reason === 'missed' || event.payload.reason === 'cancelled')
+  ) {
+    const p = event.payload;
+    return {
+      userId: p.calleeId,
+      kind: p.reason === 'missed' ? 'missed_call' : 'call_cancelled',
+      variables: { callerName: p.callerName, callId: p.callId },
+      data: { callId: p.callId, callerId: p.callerId },
+    };
+  }
   if (balanceRunningLow.matches(event) && event.userId) {
     const p = event.payload;
     return {
@@ -79,8 +126,14 @@ export function registerNotificationConsumers(eventLog: EventLog, notifications:
       kycReviewed,
       photoModerated,
       videoModerated,
+      payoutRequested,
       payoutStatusChanged,
       balanceRunningLow,
+      billingCallCutOff,
+      purchaseCompleted,
+      purchaseRefunded,
+      callRequested,
+      callEnded,
     ].map((d) => d.type),
     startFrom: 'now',
     onExhausted: 'skip',

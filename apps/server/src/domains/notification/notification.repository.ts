@@ -1,5 +1,4 @@
 import { sql } from 'kysely';
-import type { Role } from '../../platform/auth/roles.ts';
 import type { Db } from '../../platform/db/database.ts';
 import type { JsonObject } from '../../platform/db/database.types.ts';
 import type { Tx } from '../../platform/db/transaction.ts';
@@ -7,10 +6,9 @@ import type {
   NotificationChannels,
   NotificationPriority,
   NotificationStatus,
-  PushSendState,
 } from './notification.tables.ts';
 
-type Executor = Db | Tx;
+export type Executor = Db | Tx;
 
 export type NotificationRow = {
   id: string;
@@ -45,39 +43,7 @@ export type NewNotification = {
   createdAt: Date;
 };
 
-export type AttemptRow = {
-  id: bigint;
-  notificationId: string;
-  channel: 'in_app' | 'push';
-  outcome: string;
-  provider: string | null;
-  tokenId: string | null;
-  detail: string | null;
-  createdAt: Date;
-};
-
-export type PushSendRow = {
-  notificationId: string;
-  tokenId: string;
-  provider: string;
-  state: PushSendState;
-  tries: number;
-};
-
-export type OutboxRow = {
-  id: bigint;
-  notificationId: string;
-  userId: string;
-  tokenKind: string;
-  token: string;
-  payload: JsonObject;
-  createdAt: Date;
-};
-
-/** Who an admin broadcast goes to. Cohorts (the panel domain) plug in as another kind later. */
-export type Audience = { kind: 'all' } | { kind: 'role'; role: Role } | { kind: 'users'; userIds: string[] };
-
-const COLUMNS = [
+export const COLUMNS = [
   'id',
   'seq',
   'user_id',
@@ -96,7 +62,7 @@ const COLUMNS = [
   'read_at',
 ] as const;
 
-type Raw = {
+export type Raw = {
   id: string;
   seq: bigint;
   user_id: string;
@@ -115,7 +81,7 @@ type Raw = {
   read_at: Date | null;
 };
 
-const toRow = (r: Raw): NotificationRow => ({
+export const toRow = (r: Raw): NotificationRow => ({
   id: r.id,
   seq: r.seq,
   userId: r.user_id,
@@ -134,7 +100,7 @@ const toRow = (r: Raw): NotificationRow => ({
   readAt: r.read_at,
 });
 
-const values = (n: NewNotification) => ({
+export const values = (n: NewNotification) => ({
   user_id: n.userId,
   kind: n.kind,
   title: n.title,
@@ -148,7 +114,11 @@ const values = (n: NewNotification) => ({
   created_at: n.createdAt,
 });
 
-/** The only code that reads or writes the `notification` schema. */
+/**
+ * Notifications and their owners' preferences: what `notify` writes, the delivery jobs' status
+ * changes and the notification centre. The attempt log, push records and broadcasts have their own
+ * repositories in this folder; together they are the only code with SQL for the `notification` schema.
+ */
 export class NotificationRepository {
   readonly db: Db;
 
@@ -166,16 +136,6 @@ export class NotificationRepository {
   }
 
   /** Locale and mutes of many accounts at once (broadcasts); absent accounts have the defaults. */
-  async preferencesOf(ex: Executor, userIds: readonly string[]) {
-    if (userIds.length === 0) return new Map<string, { locale: string; mutedKinds: string[] }>();
-    const rows = await ex
-      .selectFrom('notification.preferences')
-      .select(['user_id', 'locale', 'muted_kinds'])
-      .where('user_id', 'in', [...userIds])
-      .execute();
-    return new Map(rows.map((r) => [r.user_id, { locale: r.locale, mutedKinds: r.muted_kinds }]));
-  }
-
   async savePreferences(userId: string, locale: string, mutedKinds: string[], now: Date) {
     await this.db
       .insertInto('notification.preferences')
@@ -201,16 +161,6 @@ export class NotificationRepository {
       .where('dedupe_key', '=', n.dedupeKey)
       .executeTakeFirstOrThrow();
     return { row: toRow(existing), created: false };
-  }
-
-  async insertMany(ex: Executor, rows: NewNotification[]): Promise<string[]> {
-    if (rows.length === 0) return [];
-    const inserted = await ex
-      .insertInto('notification.notifications')
-      .values(rows.map(values))
-      .returning('id')
-      .execute();
-    return inserted.map((r) => r.id);
   }
 
   async get(ex: Executor, id: string, options: { forUpdate?: boolean } = {}) {
@@ -281,54 +231,6 @@ export class NotificationRepository {
     return row ? toRow(row) : undefined;
   }
 
-  async addAttempts(
-    ex: Executor,
-    attempts: Array<{
-      notificationId: string;
-      channel: 'in_app' | 'push';
-      outcome: string;
-      provider?: string | null;
-      tokenId?: string | null;
-      detail?: string | null;
-      at: Date;
-    }>,
-  ): Promise<void> {
-    if (attempts.length === 0) return;
-    await ex
-      .insertInto('notification.attempts')
-      .values(
-        attempts.map((a) => ({
-          notification_id: a.notificationId,
-          channel: a.channel,
-          outcome: a.outcome,
-          provider: a.provider ?? null,
-          token_id: a.tokenId ?? null,
-          detail: a.detail ?? null,
-          created_at: a.at,
-        })),
-      )
-      .execute();
-  }
-
-  async attempts(notificationId: string): Promise<AttemptRow[]> {
-    const rows = await this.db
-      .selectFrom('notification.attempts')
-      .selectAll()
-      .where('notification_id', '=', notificationId)
-      .orderBy('id')
-      .execute();
-    return rows.map((r) => ({
-      id: r.id,
-      notificationId: r.notification_id,
-      channel: r.channel,
-      outcome: r.outcome,
-      provider: r.provider,
-      tokenId: r.token_id,
-      detail: r.detail,
-      createdAt: r.created_at,
-    }));
-  }
-
   async page(userId: string, first: number, after: bigint | null): Promise<NotificationRow[]> {
     let query = this.db
       .selectFrom('notification.notifications')
@@ -362,190 +264,5 @@ export class NotificationRepository {
     }
     const result = await query.executeTakeFirst();
     return Number(result.numUpdatedRows);
-  }
-
-  // --- per-device push records ---
-
-  /** Records "sending" before the provider call: a new row, or one more try on an existing one. */
-  async startPushSend(
-    ex: Executor,
-    input: { notificationId: string; tokenId: string; provider: string; now: Date },
-  ) {
-    await ex
-      .insertInto('notification.push_sends')
-      .values({
-        notification_id: input.notificationId,
-        token_id: input.tokenId,
-        provider: input.provider,
-        state: 'sending',
-        updated_at: input.now,
-      })
-      .onConflict((oc) =>
-        oc.columns(['notification_id', 'token_id']).doUpdateSet({
-          state: 'sending',
-          tries: sql`notification.push_sends.tries + 1`,
-          updated_at: input.now,
-        }),
-      )
-      .execute();
-  }
-
-  /** The device's record after the provider answered, with its log entry: one statement. */
-  async finishPushSend(
-    ex: Executor,
-    input: {
-      notificationId: string;
-      tokenId: string;
-      state: PushSendState;
-      providerId?: string | null;
-      detail?: string | null;
-      outcome: string;
-      provider: string;
-      now: Date;
-    },
-  ): Promise<void> {
-    await sql`
-      with finished as (
-        update notification.push_sends
-        set state = ${input.state}, provider_id = ${input.providerId ?? null}, detail = ${input.detail ?? null},
-            updated_at = ${input.now}
-        where notification_id = ${input.notificationId} and token_id = ${input.tokenId}
-      )
-      insert into notification.attempts (notification_id, channel, outcome, provider, token_id, detail, created_at)
-      values (${input.notificationId}, 'push', ${input.outcome}, ${input.provider}, ${input.tokenId},
-              ${input.detail ?? null}, ${input.now})
-    `.execute(ex);
-  }
-
-  /** Every device record of these notifications (the push job reads them once per run). */
-  async pushSends(ex: Executor, notificationIds: readonly string[]): Promise<PushSendRow[]> {
-    if (notificationIds.length === 0) return [];
-    const rows = await ex
-      .selectFrom('notification.push_sends')
-      .select(['notification_id', 'token_id', 'provider', 'state', 'tries'])
-      .where('notification_id', 'in', [...notificationIds])
-      .execute();
-    return rows.map((row) => ({
-      notificationId: row.notification_id,
-      tokenId: row.token_id,
-      provider: row.provider,
-      state: row.state,
-      tries: row.tries,
-    }));
-  }
-
-  // --- local outbox ---
-
-  async recordOutbox(entry: {
-    notificationId: string;
-    userId: string;
-    tokenKind: string;
-    token: string;
-    payload: JsonObject;
-  }): Promise<string> {
-    const row = await this.db
-      .insertInto('notification.outbox')
-      .values({
-        notification_id: entry.notificationId,
-        user_id: entry.userId,
-        token_kind: entry.tokenKind,
-        token: entry.token,
-        payload: JSON.stringify(entry.payload),
-      })
-      .returning('id')
-      .executeTakeFirstOrThrow();
-    return `local:${row.id}`;
-  }
-
-  async outbox(filter: { notificationId?: string; userId?: string }, first: number, after: bigint | null) {
-    let query = this.db.selectFrom('notification.outbox').selectAll().orderBy('id', 'desc').limit(first);
-    if (filter.notificationId) query = query.where('notification_id', '=', filter.notificationId);
-    if (filter.userId) query = query.where('user_id', '=', filter.userId);
-    if (after !== null) query = query.where('id', '<', after);
-    const rows = await query.execute();
-    return rows.map(
-      (r): OutboxRow => ({
-        id: r.id,
-        notificationId: r.notification_id,
-        userId: r.user_id,
-        tokenKind: r.token_kind,
-        token: r.token,
-        payload: r.payload,
-        createdAt: r.created_at,
-      }),
-    );
-  }
-
-  // --- broadcasts ---
-
-  /**
-   * The accounts an audience names. Reads the user domain's accounts table (read-only; a published
-   * view would be the cleaner seam once the panel domain's cohorts exist): active accounts only.
-   */
-  async audienceIds(
-    ex: Executor,
-    audience: Audience,
-    limit: number,
-    afterId: string | null,
-  ): Promise<string[]> {
-    let query = ex
-      .selectFrom('user.users')
-      .select('id')
-      .where('status', '=', 'active')
-      .orderBy('id')
-      .limit(limit);
-    if (audience.kind === 'role') query = query.where(sql<boolean>`${audience.role} = any(roles)`);
-    if (audience.kind === 'users') query = query.where('id', 'in', audience.userIds);
-    if (afterId) query = query.where('id', '>', afterId);
-    return (await query.execute()).map((r) => r.id);
-  }
-
-  async audienceCount(audience: Audience): Promise<number> {
-    let query = this.db
-      .selectFrom('user.users')
-      .select((eb) => eb.fn.countAll<string>().as('n'))
-      .where('status', '=', 'active');
-    if (audience.kind === 'role') query = query.where(sql<boolean>`${audience.role} = any(roles)`);
-    if (audience.kind === 'users') query = query.where('id', 'in', audience.userIds);
-    return Number((await query.executeTakeFirstOrThrow()).n);
-  }
-
-  async insertBroadcast(
-    ex: Executor,
-    input: { audience: Audience; title: string; body: string; recipients: number; createdBy: string | null },
-  ): Promise<string> {
-    const row = await ex
-      .insertInto('notification.broadcasts')
-      .values({
-        audience: JSON.stringify(input.audience),
-        title: input.title,
-        body: input.body,
-        recipients: input.recipients,
-        created_by: input.createdBy,
-      })
-      .returning('id')
-      .executeTakeFirstOrThrow();
-    return row.id;
-  }
-
-  async setBroadcastRecipients(ex: Executor, id: string, recipients: number): Promise<void> {
-    await ex.updateTable('notification.broadcasts').set({ recipients }).where('id', '=', id).execute();
-  }
-
-  /** The broadcast's notifications still waiting for an acknowledgement, in id order (the push sweep). */
-  async unacknowledgedOfBroadcast(
-    broadcastId: string,
-    limit: number,
-    afterId: string | null,
-  ): Promise<string[]> {
-    let query = this.db
-      .selectFrom('notification.notifications')
-      .select('id')
-      .where('broadcast_id', '=', broadcastId)
-      .where('acknowledged_at', 'is', null)
-      .orderBy('id')
-      .limit(limit);
-    if (afterId) query = query.where('id', '>', afterId);
-    return (await query.execute()).map((r) => r.id);
   }
 }

@@ -6,7 +6,9 @@ import { type Tx, withTransaction } from '../../platform/db/transaction.ts';
 import { badInput, notFound } from '../../platform/errors/app-error.ts';
 import { parseOrThrow } from '../../platform/errors/parse-input.ts';
 import type { JobQueue } from '../timetable/job-queue.ts';
+import type { DeliveryLogRepository } from './delivery-log.repository.ts';
 import type { NotificationRepository, NotificationRow } from './notification.repository.ts';
+import { FAILURE_OUTCOMES, NOTIFICATION_STATUSES } from './notification.tables.ts';
 import {
   isNotificationKind,
   kindDefinition,
@@ -15,11 +17,14 @@ import {
   type NotificationKind,
   renderTemplate,
 } from './notification-kinds.ts';
+import type { PushSendRepository } from './push-send.repository.ts';
 
 export const DELIVER_JOB = 'notification.deliver';
 export const PUSH_JOB = 'notification.push';
 /** Ahead of housekeeping jobs (lower runs first): a notification is late after seconds, a sweep is not. */
 export const JOB_PRIORITY = -10;
+/** Runs of a push job (exponential back-off between them) before its last run gives up. */
+export const PUSH_MAX_ATTEMPTS = 10;
 export const pushJobKey = (key: string) => `notification:push:${key}`;
 export const deliverJobKey = (key: string) => `notification:deliver:${key}`;
 
@@ -46,6 +51,11 @@ const preferencesSchema = z.object({
     .max(NOTIFICATION_KIND_NAMES.length)
     .refine((kinds) => kinds.every(isNotificationKind), 'mutedKinds must name notification kinds'),
 });
+const deliveryLogFilterSchema = z.object({
+  userId: z.uuid('userId must be an account id').optional(),
+  status: z.enum(NOTIFICATION_STATUSES).optional(),
+  failure: z.enum(FAILURE_OUTCOMES).optional(),
+});
 
 /**
  * Creates notifications and serves the notification centre. Delivery (in-app, then push) runs in
@@ -53,12 +63,22 @@ const preferencesSchema = z.object({
  */
 export class NotificationService {
   private readonly repo: NotificationRepository;
+  private readonly log: DeliveryLogRepository;
+  private readonly sends: PushSendRepository;
   private readonly jobs: JobQueue;
   private readonly clock: Clock;
   private jobsInstalled = false;
 
-  constructor(deps: { repo: NotificationRepository; jobs: JobQueue; clock: Clock }) {
+  constructor(deps: {
+    repo: NotificationRepository;
+    log: DeliveryLogRepository;
+    sends: PushSendRepository;
+    jobs: JobQueue;
+    clock: Clock;
+  }) {
     this.repo = deps.repo;
+    this.log = deps.log;
+    this.sends = deps.sends;
     this.jobs = deps.jobs;
     this.clock = deps.clock;
   }
@@ -172,7 +192,33 @@ export class NotificationService {
   }
 
   attempts(notificationId: string) {
-    return this.repo.attempts(parseOrThrow(z.uuid('must be a notification id'), notificationId, 'id'));
+    return this.log.attempts(parseOrThrow(z.uuid('must be a notification id'), notificationId, 'id'));
+  }
+
+  /** Staff's listing of the log: notifications newest first, by account, status and failure. */
+  async deliveryLogs(
+    filter: { userId?: string | null; status?: string | null; failure?: string | null },
+    first = 50,
+    after?: string | null,
+  ): Promise<NotificationPage> {
+    const parsed = parseOrThrow(
+      deliveryLogFilterSchema,
+      Object.fromEntries(Object.entries(filter).filter(([, v]) => v !== null && v !== undefined)),
+      'filter',
+    );
+    const size = parseOrThrow(firstSchema, first, 'first');
+    const cursor = after ? BigInt(parseOrThrow(cursorSchema, after, 'after')) : null;
+    const rows = await this.log.notifications(
+      {
+        ...(parsed.userId ? { userId: parsed.userId } : {}),
+        ...(parsed.status ? { status: parsed.status } : {}),
+        ...(parsed.failure ? { failure: parsed.failure } : {}),
+      },
+      size + 1,
+      cursor,
+    );
+    const items = rows.slice(0, size);
+    return { items, nextCursor: rows.length > size ? (items.at(-1)?.seq.toString() ?? null) : null };
   }
 
   async get(id: string): Promise<NotificationRow> {
@@ -191,7 +237,7 @@ export class NotificationService {
   ) {
     const size = parseOrThrow(firstSchema, first, 'first');
     const cursor = after ? BigInt(parseOrThrow(cursorSchema, after, 'after')) : null;
-    const rows = await this.repo.outbox(
+    const rows = await this.sends.outbox(
       {
         ...(filter.notificationId
           ? { notificationId: parseOrThrow(z.uuid(), filter.notificationId, 'notificationId') }

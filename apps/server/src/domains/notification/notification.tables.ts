@@ -12,6 +12,25 @@ export type NotificationStatus =
 export type NotificationPriority = 'high' | 'normal';
 export type NotificationChannels = 'in_app' | 'in_app_then_push';
 export type PushSendState = 'sending' | 'sent' | 'retry' | 'failed' | 'invalid_token' | 'unknown';
+/** The attempt log's steps that mean something went wrong (what admins filter on). */
+export const FAILURE_OUTCOMES = [
+  'push_failed',
+  'invalid_token',
+  'push_retry',
+  'push_unknown',
+  'expired',
+] as const;
+export type FailureOutcome = (typeof FAILURE_OUTCOMES)[number];
+export type AttemptOutcome = 'in_app_sent' | 'offline' | 'acknowledged' | 'push_sent' | FailureOutcome;
+export const NOTIFICATION_STATUSES = [
+  'pending',
+  'in_app_sent',
+  'acknowledged',
+  'pushing',
+  'pushed',
+  'push_failed',
+  'expired',
+] as const satisfies readonly NotificationStatus[];
 
 type CreatedAt = ColumnType<Date, Date | undefined, never>;
 
@@ -39,7 +58,7 @@ export type NotificationTables = {
     id: Generated<bigint>;
     notification_id: string;
     channel: 'in_app' | 'push';
-    outcome: string;
+    outcome: AttemptOutcome;
     provider: string | null;
     token_id: string | null;
     detail: string | null;

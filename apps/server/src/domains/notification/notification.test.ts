@@ -4,9 +4,7 @@ import { startTestApp, type TestApp } from '../../../test/app.ts';
 import { errorCodes, gql, wsClient } from '../../../test/graphql-client.ts';
 import { withTransaction } from '../../platform/db/transaction.ts';
 import { apnsKey, startApnsLoopback } from '../../providers/push/push-loopback.test-support.ts';
-import { kycReviewed } from '../kyc/kyc.events.ts';
 import { waitFor } from '../timetable/testing.ts';
-import { notificationFor } from './notification.consumers.ts';
 import type { NotifyInput } from './notification.service.ts';
 
 const system = { principal: null, requestId: 'notification-test' };
@@ -359,7 +357,7 @@ describe('notifications: in-app with acknowledgement, push fallback', () => {
         })),
       )
       .execute();
-    await app.services.notifications.delivery.push({ ids: [n.id], key: 'crash-test' });
+    await app.services.notifications.pushDelivery.push({ ids: [n.id], key: 'crash-test' });
     expect(apns.requests.filter((r) => r.payload.notificationId === n.id)).toEqual([]);
     expect((await outbox(n.id)).map((o) => o.tokenKind)).toEqual(['fcm']);
     const attempts = await app.services.notifications.service.attempts(n.id);
@@ -371,39 +369,8 @@ describe('notifications: in-app with acknowledgement, push fallback', () => {
     ).toEqual(['push_sent', 'push_unknown']);
     expect(await status(n.id)).toBe('pushed');
     // Run again: every device has its final record, nothing goes out twice.
-    await app.services.notifications.delivery.push({ ids: [n.id], key: 'crash-test' });
+    await app.services.notifications.pushDelivery.push({ ids: [n.id], key: 'crash-test' });
     expect(await outbox(n.id)).toHaveLength(1);
-  });
-
-  it("other domains' events become notifications, once per event", async () => {
-    const user = await app.signIn(['streamer']);
-    const payload = {
-      submissionId: '7a1f0e56-2f6c-4e63-9d6f-3b0f8a9e1c22',
-      userId: user.userId,
-      decision: 'approved' as const,
-      reason: null,
-    };
-    const emitted = await withTransaction(app.database.handle.db, (tx) =>
-      app.services.eventLog.emit(tx, kycReviewed.event(payload, { userId: user.userId })),
-    );
-    const mine = async () => (await app.services.notifications.service.list(user.userId)).items;
-    await waitFor('the kyc notification', async () => (await mine()).length > 0);
-    expect((await mine()).map((n) => [n.kind, n.title])).toEqual([
-      ['kyc_reviewed', 'Identity check: approved'],
-    ]);
-    // The same event again (a redelivery) makes no second notification.
-    const again = notificationFor({
-      id: emitted.id,
-      position: 0n,
-      type: 'kyc_reviewed',
-      version: 1,
-      payload,
-      userId: user.userId,
-      occurredAt: new Date(),
-    });
-    if (!again) throw new Error('no mapping');
-    await notify({ ...again, dedupeKey: `event:${emitted.id}` });
-    expect(await mine()).toHaveLength(1);
   });
 
   it('a broadcast chunk reaches online accounts as one batch message; each takes only its own', async () => {

@@ -9,13 +9,20 @@ import type { SettingsService } from '../settings/settings.service.ts';
 import type { JobQueue } from '../timetable/job-queue.ts';
 import type { PresenceService } from '../user/presence/presence.service.ts';
 import type { PushTokenService } from '../user/push-tokens.service.ts';
+import { BroadcastRepository } from './broadcast.repository.ts';
 import { BroadcastService } from './broadcast.service.ts';
+import { DeliveryLogRepository } from './delivery-log.repository.ts';
 import { registerNotificationConsumers } from './notification.consumers.ts';
 import { NotificationRepository } from './notification.repository.ts';
 import { DELIVER_JOB, NotificationService, PUSH_JOB } from './notification.service.ts';
 import { NotificationDelivery } from './notification-delivery.ts';
+import { PushDelivery } from './push-delivery.ts';
+import { PushSendRepository } from './push-send.repository.ts';
 
-/** Wires the notification domain: service, delivery jobs, push providers, event consumers. */
+/**
+ * Wires the notification domain: service, delivery jobs, push providers, event consumers. The
+ * providers hold connections (APNs keeps one HTTP/2 session): the server's shutdown closes them.
+ */
 export function createNotifications(deps: {
   db: Db;
   config: PushConfig;
@@ -30,8 +37,10 @@ export function createNotifications(deps: {
   logger: Logger;
 }) {
   const repo = new NotificationRepository(deps.db);
+  const log = new DeliveryLogRepository(deps.db);
+  const sends = new PushSendRepository(deps.db);
   const providers = createPushProviders(deps.config, deps.clock, ({ target, message }) =>
-    repo.recordOutbox({
+    sends.recordOutbox({
       notificationId: message.notificationId,
       userId: target.userId,
       tokenKind: target.kind,
@@ -39,12 +48,20 @@ export function createNotifications(deps: {
       payload: { ...message, expiresAt: message.expiresAt.toISOString() },
     }),
   );
-  const service = new NotificationService({ repo, jobs: deps.jobs, clock: deps.clock });
+  const service = new NotificationService({ repo, log, sends, jobs: deps.jobs, clock: deps.clock });
   const delivery = new NotificationDelivery({
     repo,
+    log,
     jobs: deps.jobs,
     pubsub: deps.pubsub,
     presence: deps.presence,
+    settings: deps.settings,
+    clock: deps.clock,
+  });
+  const pushDelivery = new PushDelivery({
+    repo,
+    log,
+    sends,
     pushTokens: deps.pushTokens,
     settings: deps.settings,
     providers,
@@ -52,10 +69,16 @@ export function createNotifications(deps: {
     logger: deps.logger.child({ component: 'notifications' }),
   });
   deps.jobs.registerTask(DELIVER_JOB, (payload) => delivery.deliver(payload));
-  deps.jobs.registerTask(PUSH_JOB, (payload) => delivery.push(payload));
+  // The job's run count lets its last run end the notification instead of leaving it `pushing`.
+  deps.jobs.registerTask(PUSH_JOB, (payload, job) => pushDelivery.push(payload, job));
   registerNotificationConsumers(deps.eventLog, service);
-  const broadcasts = new BroadcastService({ repo, jobs: deps.jobs, audit: deps.audit, clock: deps.clock });
-  return { service, delivery, broadcasts, providers };
+  const broadcasts = new BroadcastService({
+    repo: new BroadcastRepository(deps.db),
+    jobs: deps.jobs,
+    audit: deps.audit,
+    clock: deps.clock,
+  });
+  return { service, delivery, pushDelivery, broadcasts, providers };
 }
 
 export type Notifications = ReturnType<typeof createNotifications>;

@@ -51,6 +51,64 @@ export const settingDefinitions = {
     default: 30,
     description: 'Seconds a call rings before it is given up as unanswered (10 to 120)',
   },
+  'call.connect_timeout_seconds': {
+    schema: z.number().int().min(5).max(120),
+    default: 30,
+    description:
+      'Seconds between accepting a call and both sides joining its room before it ends as media_failed (5 to 120)',
+  },
+  'call.reconnect_grace_seconds': {
+    schema: z.number().int().min(5).max(120),
+    default: 20,
+    description:
+      'Seconds a connected side may be gone (left the room, or no heartbeat) before the call ends as disconnected',
+  },
+  'roulette.heartbeat_timeout_seconds': {
+    schema: z.number().int().min(5).max(120),
+    default: 15,
+    description:
+      'Seconds a roulette entry may go without rouletteHeartbeat before it is dropped from the pool (5 to 120)',
+  },
+  'roulette.cooldown_seconds': {
+    schema: z.number().int().min(0).max(86_400),
+    default: 600,
+    description:
+      'Seconds a user and a streamer who skipped each other (a side ended their roulette call) are not matched again',
+  },
+  'roulette.preference_widen_seconds': {
+    schema: z.number().int().min(0).max(600),
+    default: 20,
+    description:
+      'Seconds a roulette entry waits with its language and country preferences before they are dropped (0: ignored)',
+  },
+  'video.circuit_failure_threshold': {
+    schema: z.number().int().min(1).max(100),
+    default: 3,
+    description:
+      'Failures of a video provider (health checks, calls that failed to connect, client reports) within video.circuit_open_seconds that open its circuit: new calls skip it',
+  },
+  'video.circuit_open_seconds': {
+    schema: z.number().int().min(5).max(3600),
+    default: 60,
+    description: 'How long an open video provider circuit is skipped before one call may try it again',
+  },
+  'video.prerecorded_offer_mode': {
+    schema: z.enum(['off', 'when_no_streamer', 'always']),
+    default: 'when_no_streamer',
+    description:
+      "When users are offered a streamer's prerecorded video: never, only while no streamer is available for a live call, or always",
+  },
+  'video.prerecorded_max_seconds': {
+    schema: z.number().int().min(10).max(3600),
+    default: 600,
+    description:
+      'Longest a prerecorded video may be declared, and so the longest a viewing runs before the server ends it (10 to 3600)',
+  },
+  'video.prerecorded_offers_per_streamer': {
+    schema: z.number().int().min(1).max(50),
+    default: 5,
+    description: 'How many of their videos a streamer may offer as prerecorded videos at a time (1 to 50)',
+  },
   'billing.first_stretch_seconds': {
     schema: z.number().int().min(0).max(3600),
     default: 60,

@@ -108,6 +108,9 @@ export type UserSearch = {
   /** ISO 3166-1 alpha-2, upper case. */
   country: string | null;
   online: boolean | null;
+  /** The install's media source (ads domain); 'organic' also matches accounts without attribution. */
+  mediaSource: string | null;
+  campaign: string | null;
   sort: UserSort;
   ascending: boolean;
   after: UserSearchCursor | null;
@@ -443,8 +446,9 @@ export class UserRepository {
 
   /**
    * Admin search, keyset-paginated on (created_at, id) or, for last seen, on (online, online_since or
-   * last_seen_at, id). Name, country and presence come from the views the profile and presence
-   * domains publish (`profile.admin_directory`, `presence.user_presence`), read only.
+   * last_seen_at, id). Name, country, presence and attribution come from the views the profile,
+   * presence and ads domains publish (`profile.admin_directory`, `presence.user_presence`,
+   * `ads.admin_attribution`), read only.
    */
   async searchUsers(search: UserSearch): Promise<UserSearchResult[]> {
     let query = this.db
@@ -480,6 +484,17 @@ export class UserRepository {
     if (search.country !== null) query = query.where('d.country', '=', search.country);
     if (search.online !== null)
       query = query.where(sql<boolean>`coalesce(p.online, false) = ${search.online}`);
+    const attributed = (column: 'media_source' | 'campaign', value: string) =>
+      sql<boolean>`exists (select 1 from ads.admin_attribution a where a.user_id = "user".users.id and a.${sql.ref(column)} = ${value})`;
+    if (search.mediaSource !== null) {
+      // As in the ads daily report, an account without attribution counts as organic.
+      query = query.where(
+        search.mediaSource === 'organic'
+          ? sql<boolean>`(${attributed('media_source', 'organic')} or not exists (select 1 from ads.admin_attribution a where a.user_id = "user".users.id and a.media_source is not null))`
+          : attributed('media_source', search.mediaSource),
+      );
+    }
+    if (search.campaign !== null) query = query.where(attributed('campaign', search.campaign));
 
     // Postgres keeps microseconds, a cursor (a JS Date) milliseconds: order and compare on the latter.
     const rank =

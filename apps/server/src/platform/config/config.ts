@@ -2,6 +2,9 @@ import { createHash } from 'node:crypto';
 import path from 'node:path';
 import { z } from 'zod';
 import type { PushConfig } from '../../providers/push/create-push-providers.ts';
+import type { VideoConfig } from '../../providers/video/create-video-providers.ts';
+import { parseIceServers } from '../../providers/video/local-webrtc.provider.ts';
+import { VIDEO_PROVIDER_NAMES } from '../../providers/video/video.provider.ts';
 
 /** Relative data folders (MEDIA_STORAGE_DIR) are resolved against it, whatever the working directory. */
 const REPO_ROOT = path.resolve(import.meta.dirname, '../../../../..');
@@ -125,15 +128,53 @@ export const envSchema = z.object({
     .regex(/^(mailto:|https:)/, 'must be a mailto: or https: URL')
     .optional(),
 
+  VIDEO_PROVIDERS: z
+    .string()
+    .default('local')
+    .transform((v) => [
+      ...new Set(
+        v
+          .split(',')
+          .map((s) => s.trim())
+          .filter(Boolean),
+      ),
+    ])
+    .pipe(z.array(z.enum(VIDEO_PROVIDER_NAMES)).min(1, 'must list at least one of agora, twilio, local')),
+  VIDEO_ICE_SERVERS: z.string().default(''),
+  AGORA_APP_ID: z
+    .string()
+    .regex(/^[0-9a-fA-F]{32}$/, 'must be the 32-character App ID')
+    .optional(),
+  AGORA_APP_CERTIFICATE: z
+    .string()
+    .regex(/^[0-9a-fA-F]{32}$/, 'must be the 32-character certificate')
+    .optional(),
+  AGORA_WEBHOOK_SECRET: z.string().min(1).optional(),
+  AGORA_CUSTOMER_ID: z.string().min(1).optional(),
+  AGORA_CUSTOMER_SECRET: z.string().min(1).optional(),
+  AGORA_API_URL: z.url().default('https://api.sd-rtn.com'),
+  TWILIO_ACCOUNT_SID: z
+    .string()
+    .regex(/^AC[0-9a-fA-F]{32}$/, 'must be an AC… account SID')
+    .optional(),
+  TWILIO_API_KEY_SID: z
+    .string()
+    .regex(/^SK[0-9a-fA-F]{32}$/, 'must be an SK… API key SID')
+    .optional(),
+  TWILIO_API_KEY_SECRET: z.string().min(1).optional(),
+  TWILIO_AUTH_TOKEN: z.string().min(1).optional(),
+  TWILIO_VIDEO_API_URL: z.url().default('https://video.twilio.com'),
+
   ADS_EVENT_SINK: bool.optional(),
   ADS_HTTP_TIMEOUT_MS: positiveInt.default(10_000),
   ADS_MAX_ATTEMPTS: positiveInt.default(8),
   ADS_RETRY_BASE_MS: positiveInt.default(30_000),
+  ADS_ATTRIBUTION_WAIT_HOURS: positiveInt.default(72),
   SNAPCHAT_APP_ID: z.string().min(1).optional(),
   SNAPCHAT_ACCESS_TOKEN: z.string().min(1).optional(),
   SNAPCHAT_CAPI_URL: z.url().default('https://tr.snapchat.com'),
   APPSFLYER_APP_ID: z.string().min(1).optional(),
-  APPSFLYER_DEV_KEY: z.string().min(1).optional(),
+  APPSFLYER_S2S_TOKEN: z.string().min(1).optional(),
   APPSFLYER_S2S_URL: z.url().default('https://api3.appsflyer.com'),
   APPSFLYER_PUSH_TOKEN: z.string().min(16, 'must have at least 16 characters').optional(),
   APPSFLYER_PUSH_TOKEN_HEADER: z
@@ -224,6 +265,7 @@ export type Config = {
   };
   /** Push vendors; each one absent leaves its device tokens to the local outbox. docs/notifications.md. */
   push: PushConfig;
+  video: VideoConfig;
   /** In-app purchases; docs/payments.md. */
   payments: {
     /** The local store that signs its own StoreKit-shaped transactions. */
@@ -258,8 +300,11 @@ export type Config = {
     httpTimeoutMs: number;
     maxAttempts: number;
     retryBaseMs: number;
+    /** How long a delivery waits for the attribution it needs (the AppsFlyer id) before it is skipped. */
+    attributionWaitMs: number;
     snapchat: { appId: string; accessToken: string; baseUrl: string } | undefined;
-    appsflyer: { appId: string; devKey: string; baseUrl: string } | undefined;
+    /** S2S in-app events: the S2S token (Security Center), not the SDK's dev key, on api3. */
+    appsflyer: { appId: string; s2sToken: string; baseUrl: string } | undefined;
     /** The AppsFlyer Push API authentication token and the header it arrives in; pushes are refused without it. */
     appsflyerPush: { token: string; header: string } | undefined;
     amplitude: { apiKey: string; baseUrl: string } | undefined;
@@ -288,6 +333,12 @@ export function loadConfig(source: Record<string, string | undefined> = process.
     throw new ConfigError(`Invalid configuration: ${name}: ${issue?.message ?? 'invalid'}${got}`);
   }
   const e = result.data;
+  if (present.APPSFLYER_DEV_KEY !== undefined) {
+    // Ignoring it would turn AppsFlyer postbacks off without a word; its value is a secret, not echoed.
+    throw new ConfigError(
+      'Invalid configuration: APPSFLYER_DEV_KEY: renamed APPSFLYER_S2S_TOKEN (api3.appsflyer.com takes the S2S token from the Security Center, not the SDK dev key)',
+    );
+  }
   const publicUrl = (e.PUBLIC_URL ?? `http://localhost:${e.PORT}`).replace(/\/$/, '');
   const production = e.NODE_ENV === 'production';
   if (production && !e.AUTH_SIGNING_KEY_SECRET) {
@@ -322,7 +373,7 @@ export function loadConfig(source: Record<string, string | undefined> = process.
   }
   for (const [a, b] of [
     ['SNAPCHAT_APP_ID', 'SNAPCHAT_ACCESS_TOKEN'],
-    ['APPSFLYER_APP_ID', 'APPSFLYER_DEV_KEY'],
+    ['APPSFLYER_APP_ID', 'APPSFLYER_S2S_TOKEN'],
   ] as const) {
     if (Boolean(e[a]) !== Boolean(e[b])) {
       throw new ConfigError(`Invalid configuration: ${e[a] ? b : a}: required when ${e[a] ? a : b} is set`);
@@ -332,6 +383,23 @@ export function loadConfig(source: Record<string, string | undefined> = process.
     throw new ConfigError(
       'Invalid configuration: GA4_MEASUREMENT_ID: GA4_MEASUREMENT_ID or GA4_FIREBASE_APP_ID is required when GA4_API_SECRET is set',
     );
+  }
+  for (const [vendor, group] of [
+    ['Agora', ['AGORA_APP_ID', 'AGORA_APP_CERTIFICATE']],
+    ['Twilio', ['TWILIO_ACCOUNT_SID', 'TWILIO_API_KEY_SID', 'TWILIO_API_KEY_SECRET']],
+  ] as const) {
+    const missing = group.filter((key) => !e[key]);
+    if (missing.length > 0 && missing.length < group.length) {
+      throw new ConfigError(`Invalid configuration: ${missing[0]}: required for ${vendor} video`);
+    }
+  }
+  for (const [name, key] of [
+    ['agora', 'AGORA_APP_ID'],
+    ['twilio', 'TWILIO_ACCOUNT_SID'],
+  ] as const) {
+    if (e.VIDEO_PROVIDERS.includes(name) && !e[key]) {
+      throw new ConfigError(`Invalid configuration: ${key}: required when VIDEO_PROVIDERS lists ${name}`);
+    }
   }
   for (const [vendor, group] of [
     ['FCM', ['FCM_PROJECT_ID', 'FCM_SERVICE_ACCOUNT_JSON']],
@@ -436,6 +504,31 @@ export function loadConfig(source: Record<string, string | undefined> = process.
             }
           : undefined,
     },
+    video: {
+      priority: e.VIDEO_PROVIDERS,
+      iceServers: parseIceServers(e.VIDEO_ICE_SERVERS),
+      agora:
+        e.AGORA_APP_ID && e.AGORA_APP_CERTIFICATE
+          ? {
+              appId: e.AGORA_APP_ID,
+              appCertificate: e.AGORA_APP_CERTIFICATE,
+              webhookSecret: e.AGORA_WEBHOOK_SECRET,
+              customerId: e.AGORA_CUSTOMER_ID,
+              customerSecret: e.AGORA_CUSTOMER_SECRET,
+              apiUrl: e.AGORA_API_URL,
+            }
+          : undefined,
+      twilio:
+        e.TWILIO_ACCOUNT_SID && e.TWILIO_API_KEY_SID && e.TWILIO_API_KEY_SECRET
+          ? {
+              accountSid: e.TWILIO_ACCOUNT_SID,
+              apiKeySid: e.TWILIO_API_KEY_SID,
+              apiKeySecret: e.TWILIO_API_KEY_SECRET,
+              authToken: e.TWILIO_AUTH_TOKEN,
+              apiUrl: e.TWILIO_VIDEO_API_URL,
+            }
+          : undefined,
+    },
     push: {
       fcm:
         e.FCM_PROJECT_ID && e.FCM_SERVICE_ACCOUNT_JSON
@@ -497,13 +590,14 @@ export function loadConfig(source: Record<string, string | undefined> = process.
       httpTimeoutMs: e.ADS_HTTP_TIMEOUT_MS,
       maxAttempts: e.ADS_MAX_ATTEMPTS,
       retryBaseMs: e.ADS_RETRY_BASE_MS,
+      attributionWaitMs: e.ADS_ATTRIBUTION_WAIT_HOURS * 3600_000,
       snapchat:
         e.SNAPCHAT_APP_ID && e.SNAPCHAT_ACCESS_TOKEN
           ? { appId: e.SNAPCHAT_APP_ID, accessToken: e.SNAPCHAT_ACCESS_TOKEN, baseUrl: e.SNAPCHAT_CAPI_URL }
           : undefined,
       appsflyer:
-        e.APPSFLYER_APP_ID && e.APPSFLYER_DEV_KEY
-          ? { appId: e.APPSFLYER_APP_ID, devKey: e.APPSFLYER_DEV_KEY, baseUrl: e.APPSFLYER_S2S_URL }
+        e.APPSFLYER_APP_ID && e.APPSFLYER_S2S_TOKEN
+          ? { appId: e.APPSFLYER_APP_ID, s2sToken: e.APPSFLYER_S2S_TOKEN, baseUrl: e.APPSFLYER_S2S_URL }
           : undefined,
       appsflyerPush: e.APPSFLYER_PUSH_TOKEN
         ? { token: e.APPSFLYER_PUSH_TOKEN, header: e.APPSFLYER_PUSH_TOKEN_HEADER.toLowerCase() }

@@ -16,6 +16,9 @@ import type { SettingsTables } from '../../domains/settings/settings.tables.ts';
 import type { TimetableTables } from '../../domains/timetable/timetable.tables.ts';
 import type { PresenceTables } from '../../domains/user/presence/presence.tables.ts';
 import type { UserTables } from '../../domains/user/user.tables.ts';
+import type { PrerecordedTables } from '../../domains/video/prerecorded.tables.ts';
+import type { RouletteTables } from '../../domains/video/roulette.tables.ts';
+import type { VideoTables } from '../../domains/video/video.tables.ts';
 
 export type JsonObject = { [key: string]: unknown };
 
@@ -56,4 +59,7 @@ export type Database = PlatformTables &
   GiftTables &
   PresenceTables &
   ProfileTables &
-  SettingsTables;
+  SettingsTables &
+  VideoTables &
+  RouletteTables &
+  PrerecordedTables;

@@ -30,6 +30,10 @@ import '../../domains/mission_control/money-report.graphql.ts';
 import '../../domains/gift/gift.graphql.ts';
 import '../../domains/payment/payment.graphql.ts';
 import '../../domains/balance/balance.graphql.ts';
+import '../../domains/video/call.graphql.ts';
+import '../../domains/video/call-admin.graphql.ts';
+import '../../domains/video/roulette.graphql.ts';
+import '../../domains/video/prerecorded.graphql.ts';
 
 let schema: GraphQLSchema | undefined;
 

@@ -91,11 +91,46 @@ describe('analytics destinations against loopback vendors', () => {
     });
   });
 
-  it('AppsFlyer: dev key in the authentication header, af_purchase with revenue; skipped without an AppsFlyer id', async () => {
-    const af = await start(appsflyerLoopback('id123456789', 'dev-key'));
+  it('Snapchat: advertiser_tracking_enabled only when known; a purchase without a price is refused, not sent', async () => {
+    const snap = await start(snapchatLoopback('snap-app', 'snap-token'));
+    const destination = new SnapchatCapiDestination({
+      appId: 'snap-app',
+      accessToken: 'snap-token',
+      baseUrl: snap.url,
+    });
+    const contexts: Array<[Partial<UserContext>, number]> = [
+      [{ platform: 'ios', attStatus: 'authorized' }, 1],
+      [{ platform: 'ios', attStatus: 'not_determined' }, 0],
+      [{ platform: 'ios', attStatus: null }, 0],
+      [{ platform: null, attStatus: null }, 0],
+      [{ platform: null, attStatus: 'authorized' }, 1],
+      [{ platform: 'android', attStatus: null }, 1],
+    ];
+    await destination.send(
+      contexts.map(([context]) => item(signUp, { ...user, ...context })),
+      signal(),
+    );
+    const sent = (snap.requests[0]?.body as { data: Array<{ app_data: unknown }> } | undefined)?.data ?? [];
+    expect(sent.map((e) => e.app_data)).toEqual(
+      contexts.map(([, enabled]) => ({ advertiser_tracking_enabled: enabled })),
+    );
+
+    const unpriced: AnalyticsEvent = { ...purchase, revenue: null };
+    expect(destination.refuses(unpriced)).toBe('purchase without a price');
+    expect(destination.refuses(purchase)).toBeNull();
+    expect(destination.refuses(signUp)).toBeNull();
+    // What the refusal avoids: Snapchat answers such a PURCHASE with a permanent 400.
+    expect(await destination.send([item(unpriced)], signal())).toMatchObject({
+      outcome: 'permanent',
+      httpStatus: 400,
+    });
+  });
+
+  it('AppsFlyer: S2S token in the authentication header, af_purchase with revenue; waits for an AppsFlyer id', async () => {
+    const af = await start(appsflyerLoopback('id123456789', 's2s-token'));
     const destination = new AppsflyerS2sDestination({
       appId: 'id123456789',
-      devKey: 'dev-key',
+      s2sToken: 's2s-token',
       baseUrl: af.url,
     });
     expect(await destination.send([item(purchase)], signal())).toMatchObject({
@@ -117,11 +152,14 @@ describe('analytics destinations against loopback vendors', () => {
       af_currency: 'EUR',
       af_order_id: purchase.properties.purchaseId,
     });
+    // The sender holds such a delivery until the attribution brings the id (see the ads domain).
+    expect(destination.waitsFor({ ...user, appsflyerId: null })).toBe('appsflyer_id');
+    expect(destination.waitsFor(user)).toBeNull();
     expect(await destination.send([item(signUp, { ...user, appsflyerId: null })], signal())).toMatchObject({
       outcome: 'skipped',
     });
     expect(af.requests).toHaveLength(1);
-    const forged = new AppsflyerS2sDestination({ appId: 'id123456789', devKey: 'nope', baseUrl: af.url });
+    const forged = new AppsflyerS2sDestination({ appId: 'id123456789', s2sToken: 'nope', baseUrl: af.url });
     expect(await forged.send([item(signUp)], signal())).toMatchObject({
       outcome: 'permanent',
       httpStatus: 401,
@@ -184,6 +222,12 @@ describe('analytics destinations against loopback vendors', () => {
     expect(await app.send([item(purchase, { ...user, appInstanceId: null })], signal())).toMatchObject({
       outcome: 'skipped',
     });
+    // An unknown price is left out, not reported as revenue of 0.
+    await app.send([item({ ...purchase, eventId: signUp.eventId, revenue: null })], signal());
+    const last = firebase.requests.at(-1)?.body as { events: Array<{ params: object }> } | undefined;
+    const unpriced = last?.events[0];
+    expect(unpriced?.params).not.toHaveProperty('value');
+    expect(unpriced?.params).not.toHaveProperty('currency');
 
     const web = await start(ga4Loopback({ measurementId: 'G-TEST' }, 'mp-secret'));
     const stream = new Ga4MeasurementDestination({

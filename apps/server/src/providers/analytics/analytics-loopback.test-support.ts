@@ -124,11 +124,11 @@ export function snapchatLoopback(appId: string, accessToken: string): VendorLoop
   });
 }
 
-/** AppsFlyer S2S in-app events: /inappevent/{appId}, `authentication: <dev key>`. */
-export function appsflyerLoopback(appId: string, devKey: string): VendorLoopback {
+/** AppsFlyer S2S in-app events (api3): /inappevent/{appId}, `authentication: <S2S token>`. */
+export function appsflyerLoopback(appId: string, s2sToken: string): VendorLoopback {
   return new VendorLoopback((r) => {
     if (r.path !== `/inappevent/${appId}`) return { status: 404, body: 'not found' };
-    if (r.headers.authentication !== devKey) return { status: 401, body: 'Unauthorized' };
+    if (r.headers.authentication !== s2sToken) return { status: 401, body: 'Unauthorized' };
     const body = r.body as Record<string, unknown>;
     if (typeof body?.appsflyer_id !== 'string' || typeof body.eventName !== 'string') {
       return { status: 400, body: 'appsflyer_id and eventName are required' };

@@ -58,6 +58,17 @@ export interface AnalyticsDestination {
   readonly maxBatch: number;
   /** Whether this destination wants the event at all. */
   accepts(event: AnalyticsEvent): boolean;
+  /**
+   * Why the vendor would refuse this event whatever we do (e.g. a Snapchat PURCHASE without a price),
+   * or null. Such a delivery is recorded as skipped with the reason instead of sent to fail.
+   */
+  refuses?(event: AnalyticsEvent): string | null;
+  /**
+   * What the destination still has to learn about the user before it can send (e.g. the AppsFlyer
+   * id, which arrives with the attribution), or null. Such a delivery waits and is resumed when the
+   * user's attribution is recorded.
+   */
+  waitsFor?(user: UserContext): string | null;
   send(items: DeliveryItem[], signal: AbortSignal): Promise<DeliveryAnswer>;
 }
 

@@ -4,6 +4,7 @@ import {
   type DeliveryAnswer,
   type DeliveryItem,
   postJson,
+  type UserContext,
 } from './analytics.destination.ts';
 
 const EVENT_NAMES: Partial<Record<AnalyticsEvent['name'], string>> = {
@@ -20,18 +21,19 @@ export function appsflyerTime(iso: string): string {
 }
 
 /**
- * AppsFlyer server-to-server in-app events: POST {base}/inappevent/{appId} with the app's dev key in
- * the `authentication` header. One event per request, attributed through the install's `appsflyer_id`
- * (without it AppsFlyer cannot attribute the event: skipped). AppsFlyer has no dedup key for S2S
- * events, so `af_order_id`/`olo_event_id` are sent for reconciliation and our delivery state machine
- * is what keeps an event from being sent twice.
+ * AppsFlyer server-to-server in-app events: POST {base}/inappevent/{appId} with the S2S token in the
+ * `authentication` header (api3; api2 took the SDK dev key there). One event per request, attributed
+ * through the install's `appsflyer_id`: without it AppsFlyer cannot attribute the event, so the
+ * delivery waits for the attribution that brings it. AppsFlyer has no dedup key for S2S events, so
+ * `af_order_id`/`olo_event_id` are sent for reconciliation and our delivery state machine is what
+ * keeps an event from being sent twice.
  */
 export class AppsflyerS2sDestination implements AnalyticsDestination {
   readonly name = 'appsflyer' as const;
   readonly maxBatch = 1;
-  private readonly config: { appId: string; devKey: string; baseUrl: string };
+  private readonly config: { appId: string; s2sToken: string; baseUrl: string };
 
-  constructor(config: { appId: string; devKey: string; baseUrl: string }) {
+  constructor(config: { appId: string; s2sToken: string; baseUrl: string }) {
     this.config = config;
   }
 
@@ -40,10 +42,15 @@ export class AppsflyerS2sDestination implements AnalyticsDestination {
     return EVENT_NAMES[event.name] !== undefined;
   }
 
+  waitsFor(user: UserContext): string | null {
+    return user.appsflyerId ? null : 'appsflyer_id';
+  }
+
   async send(items: DeliveryItem[], signal: AbortSignal): Promise<DeliveryAnswer> {
     const [item] = items;
     if (!item || items.length !== 1) throw new Error('AppsFlyer takes one event per request');
     const { event, user } = item;
+    // The sender waits for the id (waitsFor); this only guards a direct call.
     if (!user.appsflyerId) {
       return {
         outcome: 'skipped',
@@ -70,6 +77,6 @@ export class AppsflyerS2sDestination implements AnalyticsDestination {
     if (event.revenue) body.eventCurrency = event.revenue.currency;
     if (user.platform === 'ios' && user.attStatus) body.att = ATT_CODES[user.attStatus];
     const url = `${this.config.baseUrl.replace(/\/$/, '')}/inappevent/${encodeURIComponent(this.config.appId)}`;
-    return postJson(url, body, { signal, headers: { authentication: this.config.devKey } });
+    return postJson(url, body, { signal, headers: { authentication: this.config.s2sToken } });
   }
 }

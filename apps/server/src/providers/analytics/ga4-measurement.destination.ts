@@ -62,8 +62,8 @@ export class Ga4MeasurementDestination implements AnalyticsDestination {
         {
           name: 'purchase',
           params: {
-            currency: event.revenue?.currency ?? 'USD',
-            value: event.revenue?.amount ?? 0,
+            // An unknown price is left out rather than reported as 0 USD of revenue.
+            ...(event.revenue ? { currency: event.revenue.currency, value: event.revenue.amount } : {}),
             transaction_id:
               typeof event.properties.purchaseId === 'string' ? event.properties.purchaseId : event.eventId,
             items: [

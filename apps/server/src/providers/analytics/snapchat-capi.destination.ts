@@ -30,6 +30,11 @@ export class SnapchatCapiDestination implements AnalyticsDestination {
     return EVENT_NAMES[event.name] !== undefined;
   }
 
+  /** Snapchat answers 400 to a PURCHASE without custom_data currency and value: an unknown price is not sent. */
+  refuses(event: AnalyticsEvent): string | null {
+    return event.name === 'purchase' && !event.revenue ? 'purchase without a price' : null;
+  }
+
   async send(items: DeliveryItem[], signal: AbortSignal): Promise<DeliveryAnswer> {
     const path = `${this.config.baseUrl.replace(/\/$/, '')}/v3/${encodeURIComponent(this.config.appId)}/events`;
     const body = { data: items.map(toSnapEvent) };
@@ -38,6 +43,16 @@ export class SnapchatCapiDestination implements AnalyticsDestination {
       redactedUrl: `${path}?access_token=***`,
     });
   }
+}
+
+/**
+ * Only users who did not refuse tracking are ever sent, but "enabled" is claimed only when known: ATT
+ * 'authorized', or an Android device (no ATT). An unknown platform may be an iOS device that was never
+ * asked, so it counts as not enabled.
+ */
+function trackingEnabled(user: DeliveryItem['user']): 0 | 1 {
+  if (user.attStatus === 'authorized') return 1;
+  return user.platform === 'android' && user.attStatus === null ? 1 : 0;
 }
 
 function toSnapEvent({ event, user }: DeliveryItem) {
@@ -50,10 +65,7 @@ function toSnapEvent({ event, user }: DeliveryItem) {
     event_id: event.eventId,
     action_source: 'MOBILE_APP',
     user_data: userData,
-    app_data: {
-      // Only users who did not refuse tracking are ever sent; on iOS only ATT 'authorized' counts as enabled.
-      advertiser_tracking_enabled: user.platform === 'ios' && user.attStatus !== 'authorized' ? 0 : 1,
-    },
+    app_data: { advertiser_tracking_enabled: trackingEnabled(user) },
     ...(event.revenue
       ? {
           custom_data: {

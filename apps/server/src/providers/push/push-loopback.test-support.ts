@@ -39,15 +39,22 @@ export function apnsKey(): { privateKeyPem: string; publicKey: KeyObject } {
 
 /**
  * APNs over HTTP/2 with TLS. Checks the provider JWT (ES256, kid, iss = team id); answers by token:
- * tokens starting `gone` get 410 Unregistered, `bad` 400 BadDeviceToken, `busy` 503, others 200.
+ * tokens starting `gone` get 410 Unregistered, `bad` 400 BadDeviceToken, `busy` 503, `flaky` 503 on
+ * their first request and 200 after, others 200.
  */
 export async function startApnsLoopback(input: { teamId: string; keyId: string; publicKey: KeyObject }) {
   const tls = localhostCertificate();
   const requests: ApnsRequest[] = [];
+  const flakyAnswered = new Set<string>();
   let sessions = 0;
+  let open = 0;
   const server = http2.createSecureServer({ key: tls.keyPem, cert: tls.certPem });
-  server.on('session', () => {
+  server.on('session', (session) => {
     sessions++;
+    open++;
+    session.on('close', () => {
+      open--;
+    });
   });
   server.on('stream', (stream, headers) => {
     const chunks: Buffer[] = [];
@@ -72,7 +79,10 @@ export async function startApnsLoopback(input: { teamId: string; keyId: string; 
         if (token.startsWith('gone')) respond(410, { reason: 'Unregistered', timestamp: Date.now() });
         else if (token.startsWith('bad')) respond(400, { reason: 'BadDeviceToken' });
         else if (token.startsWith('busy')) respond(503, { reason: 'ServiceUnavailable' });
-        else respond(200);
+        else if (token.startsWith('flaky') && !flakyAnswered.has(token)) {
+          flakyAnswered.add(token);
+          respond(503, { reason: 'ServiceUnavailable' });
+        } else respond(200);
       })();
     });
   });
@@ -82,6 +92,8 @@ export async function startApnsLoopback(input: { teamId: string; keyId: string; 
     caPem: tls.caPem,
     requests,
     sessions: () => sessions,
+    /** Client connections still open. */
+    openSessions: () => open,
     close: () => new Promise<void>((resolve) => server.close(() => resolve())),
   };
 }

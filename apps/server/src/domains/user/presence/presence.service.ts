@@ -149,9 +149,10 @@ export class PresenceService {
   }
 
   /** One entry per distinct id, in the order given; an unknown id reads as offline. */
-  async getPresence(userIds: readonly string[]): Promise<PresenceView[]> {
+  async getPresence(userIds: readonly string[], tx?: Tx): Promise<PresenceView[]> {
     const ids = [...new Set(parseOrThrow(userIdsSchema, userIds, 'userIds'))];
-    const rows = new Map((await this.repo.findStatuses(ids)).map((s) => [s.userId, s]));
+    // In the caller's transaction when given: a second pooled connection per transaction can exhaust the pool.
+    const rows = new Map((await this.repo.findStatuses(ids, tx)).map((s) => [s.userId, s]));
     return ids.map((id) => view(id, rows.get(id)));
   }
 
