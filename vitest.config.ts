@@ -1,4 +1,5 @@
 import { createRequire } from 'node:module';
+import os from 'node:os';
 import { defineConfig } from 'vitest/config';
 
 const require = createRequire(import.meta.url);
@@ -17,6 +18,9 @@ export default defineConfig({
       'packages/*/test/**/*.test.ts',
     ],
     globalSetup: ['apps/server/test/global-setup.ts'],
+    // Test files spend much of their time waiting on PostgreSQL and on the server processes they
+    // start, so two workers finish sooner even on a 2-core machine (vitest's default there is one).
+    maxWorkers: Math.max(2, os.availableParallelism() - 1),
     testTimeout: 30_000,
     hookTimeout: 120_000,
     teardownTimeout: 30_000,
