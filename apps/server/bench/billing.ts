@@ -18,42 +18,15 @@ import { withTransaction } from '../src/platform/db/transaction.ts';
 import { testConfig } from '../test/app.ts';
 import { startServerProcess } from '../test/server-process.ts';
 import { startBenchDatabase } from './bench-database.ts';
+import { cleanupStack, inParallel, integerFromEnv, percentile } from './bench-support.ts';
 
 const progress = (message: string) => process.stderr.write(`bench:billing: ${message}\n`);
 
-function integerFromEnv(name: string, fallback: number, min: number): number {
-  const raw = process.env[name];
-  if (raw === undefined || raw === '') return fallback;
-  const value = Number(raw);
-  if (!Number.isInteger(value) || value < min) throw new Error(`${name} must be an integer ≥ ${min}`);
-  return value;
-}
-
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
-function percentile(sorted: number[], p: number): number {
-  if (sorted.length === 0) return Number.NaN;
-  return sorted[Math.min(sorted.length - 1, Math.ceil((p / 100) * sorted.length) - 1)] ?? Number.NaN;
-}
-
 /** Runs `work` over `items` with at most `limit` at a time. */
-async function inParallel<T>(items: T[], limit: number, work: (item: T) => Promise<void>): Promise<void> {
-  let next = 0;
-  await Promise.all(
-    Array.from({ length: limit }, async () => {
-      while (next < items.length) {
-        const item = items[next++] as T;
-        await work(item);
-      }
-    }),
-  );
-}
-
 /** Cleanup steps, run last first, on the normal exit and on Ctrl-C. */
-const cleanups: Array<() => Promise<unknown>> = [];
-const cleanUp = async () => {
-  for (let step = cleanups.pop(); step; step = cleanups.pop()) await step().catch(() => {});
-};
+const { cleanups, cleanUp } = cleanupStack();
 
 async function main(): Promise<number> {
   const calls = integerFromEnv('BENCH_BILLING_CALLS', 1000, 1);

@@ -17,34 +17,10 @@ import { platformMigrations, readMigrations } from '../src/platform/db/migrator.
 import { testConfig } from '../test/app.ts';
 import { startServerProcess } from '../test/server-process.ts';
 import { describeDatabase, startBenchDatabase } from './bench-database.ts';
+import { cleanupStack, inParallel, integerFromEnv, percentile } from './bench-support.ts';
 import { graphql } from './graphql-client.ts';
 
 const progress = (message: string) => process.stderr.write(`bench:calls: ${message}\n`);
-
-function integerFromEnv(name: string, fallback: number, min: number): number {
-  const raw = process.env[name];
-  if (raw === undefined || raw === '') return fallback;
-  const value = Number(raw);
-  if (!Number.isInteger(value) || value < min) throw new Error(`${name} must be an integer ≥ ${min}`);
-  return value;
-}
-
-function percentile(sorted: number[], p: number): number {
-  if (sorted.length === 0) return Number.NaN;
-  return sorted[Math.min(sorted.length - 1, Math.ceil((p / 100) * sorted.length) - 1)] ?? Number.NaN;
-}
-
-async function inParallel<T>(items: T[], limit: number, work: (item: T) => Promise<void>): Promise<void> {
-  let next = 0;
-  await Promise.all(
-    Array.from({ length: limit }, async () => {
-      while (next < items.length) {
-        const item = items[next++] as T;
-        await work(item);
-      }
-    }),
-  );
-}
 
 const SUBSCRIPTION = 'subscription { myCallUpdates { call { id state } } }';
 const REQUEST = 'mutation ($calleeId: ID!) { requestCall(calleeId: $calleeId) { id state } }';
@@ -71,10 +47,7 @@ function subscribe(wsUrl: string, token: string, onRing: (at: number) => void): 
   });
 }
 
-const cleanups: Array<() => Promise<unknown>> = [];
-const cleanUp = async () => {
-  for (let step = cleanups.pop(); step; step = cleanups.pop()) await step().catch(() => {});
-};
+const { cleanups, cleanUp } = cleanupStack();
 
 async function main(): Promise<number> {
   const calls = integerFromEnv('BENCH_CALLS', 500, 1);

@@ -2,6 +2,7 @@ import { type ChildProcess, spawn } from 'node:child_process';
 import path from 'node:path';
 import WebSocket from 'ws';
 import { freePort } from '../src/platform/net/ports.ts';
+import { percentile } from './bench-support.ts';
 import { graphql } from './graphql-client.ts';
 
 /** Latencies (ms) from publish to receipt at each subscriber, over all rounds. */
@@ -18,11 +19,6 @@ export type FanoutResult = {
 
 const CONNECT_BATCH = 200;
 const ROUND_TIMEOUT_MS = 30_000;
-
-function percentile(sorted: number[], p: number): number {
-  if (sorted.length === 0) return Number.NaN;
-  return sorted[Math.min(sorted.length - 1, Math.ceil((p / 100) * sorted.length) - 1)] ?? Number.NaN;
-}
 
 type Subscriber = { socket: WebSocket; onMessage: (handler: (text: string) => void) => void };
 

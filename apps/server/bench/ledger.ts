@@ -18,6 +18,7 @@ import { createDatabase } from '../src/platform/db/database.ts';
 import { platformMigrations, readMigrations } from '../src/platform/db/migrator.ts';
 import { testConfig } from '../test/app.ts';
 import { startBenchDatabase } from './bench-database.ts';
+import { percentile } from './bench-support.ts';
 
 const RESULTS_FILE = path.join(import.meta.dirname, 'results', 'ledger.md');
 const WRITER_COUNTS = [1, 8, 64];
@@ -32,12 +33,6 @@ type Row = {
   p50: number;
   p99: number;
 };
-
-function percentile(sorted: number[], p: number): number {
-  return (
-    sorted[Math.min(sorted.length - 1, Math.max(0, Math.ceil((p / 100) * sorted.length) - 1))] ?? Number.NaN
-  );
-}
 
 /** Runs `transfer(writer)` from `writers` loops for `seconds`; latency per transfer in ms. */
 async function measure(writers: number, seconds: number, transfer: (writer: number) => Promise<void>) {

@@ -22,33 +22,14 @@ import { googleServiceAccount, startFcmLoopback } from '../src/providers/push/pu
 import { testConfig } from '../test/app.ts';
 import { startServerProcess } from '../test/server-process.ts';
 import { startBenchDatabase } from './bench-database.ts';
+import { cleanupStack, inParallel, integerFromEnv } from './bench-support.ts';
 import { graphql } from './graphql-client.ts';
 
 const progress = (message: string) => process.stderr.write(`bench:notifications: ${message}\n`);
 const ISSUER = 'http://olo.bench';
 const CONNECT_BATCH = 200;
 
-function integerFromEnv(name: string, fallback: number, min: number): number {
-  const raw = process.env[name];
-  if (raw === undefined || raw === '') return fallback;
-  const value = Number(raw);
-  if (!Number.isInteger(value) || value < min) throw new Error(`${name} must be an integer ≥ ${min}`);
-  return value;
-}
-
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
-
-async function inParallel<T>(items: T[], limit: number, work: (item: T) => Promise<void>): Promise<void> {
-  let next = 0;
-  await Promise.all(
-    Array.from({ length: limit }, async () => {
-      while (next < items.length) {
-        const item = items[next++] as T;
-        await work(item);
-      }
-    }),
-  );
-}
 
 async function waitUntil(what: string, check: () => Promise<boolean>, timeoutMs: number): Promise<void> {
   const deadline = Date.now() + timeoutMs;
@@ -58,10 +39,7 @@ async function waitUntil(what: string, check: () => Promise<boolean>, timeoutMs:
   }
 }
 
-const cleanups: Array<() => Promise<unknown>> = [];
-const cleanUp = async () => {
-  for (let step = cleanups.pop(); step; step = cleanups.pop()) await step().catch(() => {});
-};
+const { cleanups, cleanUp } = cleanupStack();
 
 type Client = { socket: WebSocket; received: Map<string, number> };
 

@@ -22,35 +22,13 @@ import { platformMigrations, readMigrations } from '../src/platform/db/migrator.
 import type { Services } from '../src/services.ts';
 import { testConfig } from '../test/app.ts';
 import { startBenchDatabase } from './bench-database.ts';
+import { cleanupStack, inParallel, integerFromEnv, percentile } from './bench-support.ts';
 
 const RESULTS_FILE = path.join(import.meta.dirname, 'results', 'roulette.md');
 const LANGUAGES = ['en', 'de', 'fr', 'es'];
 const progress = (message: string) => process.stderr.write(`bench:roulette: ${message}\n`);
 
-function integerFromEnv(name: string, fallback: number, min: number): number {
-  const raw = process.env[name];
-  if (raw === undefined || raw === '') return fallback;
-  const value = Number(raw);
-  if (!Number.isInteger(value) || value < min) throw new Error(`${name} must be an integer ≥ ${min}`);
-  return value;
-}
-
-function percentile(sorted: number[], p: number): number {
-  return (
-    sorted[Math.min(sorted.length - 1, Math.max(0, Math.ceil((p / 100) * sorted.length) - 1))] ?? Number.NaN
-  );
-}
-
 /** Runs `work` over `items` with at most `limit` at a time. */
-async function inParallel<T>(items: T[], limit: number, work: (item: T) => Promise<void>): Promise<void> {
-  let next = 0;
-  await Promise.all(
-    Array.from({ length: limit }, async () => {
-      while (next < items.length) await work(items[next++] as T);
-    }),
-  );
-}
-
 type Scenario = {
   name: string;
   instances: 1 | 2;
@@ -68,10 +46,7 @@ type Row = Scenario & {
   doubleMatched: number;
 };
 
-const cleanups: Array<() => Promise<unknown>> = [];
-const cleanUp = async () => {
-  for (let step = cleanups.pop(); step; step = cleanups.pop()) await step().catch(() => {});
-};
+const { cleanups, cleanUp } = cleanupStack();
 
 async function main(): Promise<number> {
   const userCount = integerFromEnv('BENCH_ROULETTE_USERS', 2000, 1);

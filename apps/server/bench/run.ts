@@ -9,6 +9,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { startServerProcess } from '../test/server-process.ts';
 import { describeDatabase, startBenchDatabase } from './bench-database.ts';
+import { integerFromEnv } from './bench-support.ts';
 import { type EventThroughputResult, measureEventThroughput } from './events.ts';
 import { type FanoutResult, measureBareBroadcast, measureOloFanout } from './fanout.ts';
 import { signIn } from './graphql-client.ts';
@@ -24,16 +25,6 @@ import { realtimeReport } from './realtime-report.ts';
 import { invocation, markdownReport } from './report.ts';
 
 const RESULTS_FILE = path.join(import.meta.dirname, 'results', 'latest.md');
-
-function integerFromEnv(name: string, fallback: number, min: number): number {
-  const raw = process.env[name];
-  if (raw === undefined || raw === '') return fallback;
-  const value = Number(raw);
-  if (!Number.isInteger(value) || value < min) {
-    throw new Error(`${name} must be an integer ≥ ${min} (got ${JSON.stringify(raw)})`);
-  }
-  return value;
-}
 
 function fanoutSizes(): number[] {
   const raw = process.env.BENCH_FANOUT_SIZES ?? '1000,10000';

@@ -8,12 +8,27 @@ import { LedgerService } from './domains/balance/ledger.service.ts';
 import { LedgerReports } from './domains/balance/ledger-reports.ts';
 import { billingAccountVisibleEvents } from './domains/billing/billing.events.ts';
 import { createBilling } from './domains/billing/billing.ts';
+import { createBlocklist } from './domains/blocklist/blocklist.module.ts';
+import { registerChatConsumers } from './domains/chat/chat.consumers.ts';
+import { ChatRepository } from './domains/chat/chat.repository.ts';
+import { ChatService } from './domains/chat/chat.service.ts';
 import { EventCatalogue } from './domains/event_log/event-catalogue.ts';
 import { registerEventLogJobs } from './domains/event_log/event-log.jobs.ts';
 import { EventLog } from './domains/event_log/event-log.service.ts';
+import { registerFavoritesConsumers } from './domains/favorites/favorites.consumers.ts';
+import { FavoritesRepository } from './domains/favorites/favorites.repository.ts';
+import { FavoritesService } from './domains/favorites/favorites.service.ts';
+import { registerGalleryConsumers } from './domains/gallery/gallery.consumers.ts';
+import { registerGalleryJobs } from './domains/gallery/gallery.jobs.ts';
+import { GalleryRepository } from './domains/gallery/gallery.repository.ts';
+import { GalleryService } from './domains/gallery/gallery.service.ts';
 import { giftAccountVisibleEvents } from './domains/gift/gift.events.ts';
 import { GiftRepository } from './domains/gift/gift.repository.ts';
 import { GiftService } from './domains/gift/gift.service.ts';
+import { registerInteractionConsumers } from './domains/interaction/interaction.consumers.ts';
+import { registerInteractionJobs } from './domains/interaction/interaction.jobs.ts';
+import { InteractionRepository } from './domains/interaction/interaction.repository.ts';
+import { InteractionService } from './domains/interaction/interaction.service.ts';
 import { registerKycConsumers } from './domains/kyc/kyc.consumers.ts';
 import { kycAccountVisibleEvents } from './domains/kyc/kyc.events.ts';
 import { KycRepository } from './domains/kyc/kyc.repository.ts';
@@ -31,6 +46,7 @@ import { payoutAccountVisibleEvents } from './domains/mission_control/payout.eve
 import { PayoutRepository } from './domains/mission_control/payout.repository.ts';
 import { PayoutService } from './domains/mission_control/payout.service.ts';
 import { createNotifications } from './domains/notification/notification.ts';
+import { createPanel } from './domains/panel/panel.ts';
 import { paymentAccountVisibleEvents } from './domains/payment/payment.events.ts';
 import { createPayments } from './domains/payment/payment.module.ts';
 import { registerProfileConsumers } from './domains/profile/profile.consumers.ts';
@@ -42,7 +58,7 @@ import { SettingsService } from './domains/settings/settings.service.ts';
 import { createTimetable } from './domains/timetable/timetable.ts';
 import { AccountService } from './domains/user/account.service.ts';
 import { AccountDeletionService } from './domains/user/account-deletion.service.ts';
-import { ModerationService } from './domains/user/moderation.service.ts';
+import { accountStatus, ModerationService } from './domains/user/moderation.service.ts';
 import { MAX_WATCHED_USERS } from './domains/user/presence/presence.service.ts';
 import { createPresence } from './domains/user/presence/presence.ts';
 import { PushTokenService } from './domains/user/push-tokens.service.ts';
@@ -207,14 +223,47 @@ export function createServices(deps: {
     earningsSplit,
     settings,
     users: accounts,
+    // Late-bound: the blocklist and video are built further down (they need services built after this).
+    blocks: (a, b) => blocklist.isBlockedEitherWay(a, b),
+    calls: { find: (callId) => video.calls.find(callId) },
     audit,
     eventLog,
     clock,
   });
+  const favoritesRepo = new FavoritesRepository(db);
+  registerFavoritesConsumers(eventLog, favoritesRepo);
+  const favorites = new FavoritesService({
+    db,
+    repo: favoritesRepo,
+    users: { findTarget: (id) => userRepo.findUser(id) },
+    blocks: (a, b) => blocklist.isBlockedEitherWay(a, b),
+    eventLog,
+    clock,
+  });
+  const interactionRepo = new InteractionRepository(db);
+  const knownEventTypes = new Set(domainEvents.map((d) => d.type));
+  registerInteractionConsumers(eventLog, interactionRepo, (type) => knownEventTypes.has(type));
+  const interactions = new InteractionService({
+    db,
+    repo: interactionRepo,
+    users: {
+      exists: async (id) => {
+        const user = await userRepo.findUser(id);
+        return user !== undefined && user.deletedAt === null;
+      },
+    },
+    eventLog,
+    clock,
+    retentionDays: config.eventLog.retentionDays,
+  });
+  registerInteractionJobs(cron, interactions);
   const payments = createPayments({ db, config, clock, logger, ledger, settings, eventLog, audit });
   const moneyReport = new MoneyReportService(ledgerReports, payments);
+  // Before billing: tariffs per cohort read the panel's cohort tags.
+  const { cohorts } = createPanel({ db, eventLog, cron, audit, clock });
   const { billing, tariffs } = createBilling({
     db,
+    cohortTags: (userId) => cohorts.tagsOf(userId),
     ledger,
     earningsSplit,
     eventLog,
@@ -263,6 +312,35 @@ export function createServices(deps: {
     audit,
     clock,
     logger,
+    social: {
+      displayName: async (userId) => (await profiles.publicProfile(userId)).displayName,
+      messageText: (messageId) => chat.messageText(messageId),
+    },
+  });
+  // The platform's own rules ban as a moderator (so they never ban an admin), with the nil id as actor.
+  const systemPrincipal = {
+    userId: '00000000-0000-0000-0000-000000000000',
+    role: 'moderator' as const,
+    allowedRoles: ['moderator' as const],
+    issuer: 'olo:blocklist',
+    sessionId: undefined,
+    tokenExpiresAt: new Date(8.64e15),
+  };
+  const { blocklist, moderation: blocklistModeration } = createBlocklist({
+    db,
+    users: { findTarget: (id) => userRepo.findUser(id) },
+    settings,
+    ledger,
+    autoBan: async (userId, reason) => {
+      await moderation.ban({ principal: systemPrincipal, requestId: null }, userId, reason, null);
+    },
+    staffBan: async (actor, userId, reason) => {
+      if (!actor.principal) throw new Error('A staff ban needs a principal');
+      await moderation.ban({ principal: actor.principal, requestId: actor.requestId }, userId, reason, null);
+    },
+    audit,
+    eventLog,
+    clock,
   });
   const video = createVideo({
     db,
@@ -284,6 +362,7 @@ export function createServices(deps: {
       },
     },
     media,
+    blocks: (a, b) => blocklist.isBlockedEitherWay(a, b),
     streamerAvailability: {
       // No domain publishes "available streamers" yet: online active streamers (most recently online
       // first, as many as one presence read takes), then their availability.
@@ -319,6 +398,59 @@ export function createServices(deps: {
     clock,
     logger,
   });
+  const chatRepo = new ChatRepository(db);
+  const chat = new ChatService({
+    db,
+    repo: chatRepo,
+    eventLog,
+    pubsub,
+    settings,
+    users: {
+      getUser: async (id) => {
+        const user = await accounts.getUser(id);
+        return { id: user.id, roles: user.roles, status: accountStatus(user, clock.now()) };
+      },
+    },
+    blocks: (a, b) => blocklist.isBlockedEitherWay(a, b),
+    streamers: {
+      // Active (not banned or deleted) streamers, online ones and the most recently seen first.
+      candidates: async ({ onlineOnly, limit }) => {
+        const rows = await userRepo.searchUsers({
+          query: null,
+          role: 'streamer',
+          status: 'active',
+          createdFrom: null,
+          createdTo: null,
+          name: null,
+          country: null,
+          online: onlineOnly ? true : null,
+          mediaSource: null,
+          campaign: null,
+          sort: 'last_seen',
+          ascending: false,
+          after: null,
+          limit,
+          now: clock.now(),
+        });
+        return rows.map((r) => ({ id: r.user.id, online: r.user.listing?.online ?? false }));
+      },
+      languagesOf: async (userId) => (await profiles.publicProfile(userId)).languages,
+    },
+    clock,
+  });
+  registerChatConsumers(eventLog, chat);
+  const galleryRepo = new GalleryRepository(db);
+  registerGalleryConsumers(eventLog, galleryRepo);
+  const gallery = new GalleryService({
+    db,
+    repo: galleryRepo,
+    // The media domain signs the card thumbnails, checking the viewer may see the photo.
+    photos: { thumbnailUrl: (principal, photoId) => media.urlFor(principal, photoId, '160') },
+    audit,
+    clock,
+    logger,
+  });
+  registerGalleryJobs(cron, gallery);
   const accountDeletion = new AccountDeletionService({
     repo: userRepo,
     accounts,
@@ -334,8 +466,12 @@ export function createServices(deps: {
       { section: 'balance', exportFor: (userId) => ledger.exportFor(userId) },
       { section: 'payments', exportFor: (userId) => payments.service.exportFor(userId) },
       { section: 'gifts', exportFor: (userId) => gifts.exportFor(userId) },
+      { section: 'chat', exportFor: (userId) => chat.exportFor(userId) },
+      { section: 'favorites', exportFor: (userId) => favorites.exportFor(userId) },
+      { section: 'interactions', exportFor: (userId) => interactions.exportFor(userId) },
       { section: 'payouts', exportFor: (userId) => payouts.exportFor(userId) },
       { section: 'ads', exportFor: (userId) => ads.exportFor(userId) },
+      { section: 'blocklist', exportFor: (userId) => blocklist.exportFor(userId) },
     ],
   });
   return {
@@ -368,13 +504,20 @@ export function createServices(deps: {
     agencies,
     payouts,
     gifts,
+    chat,
+    favorites,
+    interactions,
+    gallery,
     moneyReport,
     balanceAdmin: new BalanceAdminService({ db, ledger, audit }),
     earningsSplit,
     billing,
     tariffs,
+    cohorts,
     payments,
     ads,
+    blocklist,
+    blocklistModeration,
     video,
     calls: video.calls,
     callRooms: video.rooms,

@@ -2,7 +2,9 @@ import { seedDemoProducts } from '../domains/payment/payment.demo.ts';
 import { hashPassword } from '../platform/auth/passwords.ts';
 import type { Role } from '../platform/auth/roles.ts';
 import type { Services } from '../services.ts';
+import { seedDemoCohorts } from './demo-cohorts.ts';
 import { seedDemoMoney } from './demo-money.ts';
+import { seedDemoPhoto } from './demo-photos.ts';
 
 export const DEMO_PASSWORD = 'olo-demo-password';
 
@@ -102,6 +104,13 @@ export async function seedDemoData(services: Services): Promise<{ created: numbe
     };
     const users = DEMO_ACCOUNTS.filter((a) => a.label === 'user').map((a) => ids.get(a) as string);
     await seedDemoMoney(services, admin, users);
+    await seedDemoCohorts(services, admin);
+    // Streamers and users each appear in the other side's gallery feed.
+    for (const [index, account] of DEMO_ACCOUNTS.entries()) {
+      const id = ids.get(account);
+      if (id && (account.label === 'streamer' || account.label === 'user'))
+        await seedDemoPhoto(services, admin, id, index * 67);
+    }
   }
   return { created };
 }

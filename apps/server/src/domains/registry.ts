@@ -2,8 +2,12 @@ import path from 'node:path';
 import type { MigrationModule } from '../platform/db/migrator.ts';
 import { balanceEvents } from './balance/balance.events.ts';
 import { billingEvents } from './billing/billing.events.ts';
+import { blocklistEvents } from './blocklist/blocklist.events.ts';
+import { chatEvents } from './chat/chat.events.ts';
 import type { EventDefinition } from './event_log/event-catalogue.ts';
+import { favoritesEvents } from './favorites/favorites.events.ts';
 import { giftEvents } from './gift/gift.events.ts';
+import { interactionEvents } from './interaction/interaction.events.ts';
 import { kycEvents } from './kyc/kyc.events.ts';
 import { mediaEvents } from './media/media.events.ts';
 import { payoutEvents } from './mission_control/payout.events.ts';
@@ -31,6 +35,12 @@ export const domainMigrations: MigrationModule[] = [
   { name: 'payment', dir: path.join(import.meta.dirname, 'payment', 'migrations') },
   { name: 'ads', dir: path.join(import.meta.dirname, 'ads', 'migrations') },
   { name: 'video', dir: path.join(import.meta.dirname, 'video', 'migrations') },
+  { name: 'blocklist', dir: path.join(import.meta.dirname, 'blocklist', 'migrations') },
+  { name: 'favorites', dir: path.join(import.meta.dirname, 'favorites', 'migrations') },
+  { name: 'interaction', dir: path.join(import.meta.dirname, 'interaction', 'migrations') },
+  { name: 'chat', dir: path.join(import.meta.dirname, 'chat', 'migrations') },
+  { name: 'panel', dir: path.join(import.meta.dirname, 'panel', 'migrations') },
+  { name: 'gallery', dir: path.join(import.meta.dirname, 'gallery', 'migrations') },
 ];
 
 /** Every event type the domains emit (their `<domain>.events.ts`): the event log refuses others. */
@@ -46,4 +56,8 @@ export const domainEvents: EventDefinition[] = [
   ...giftEvents,
   ...paymentEvents,
   ...callEvents,
+  ...blocklistEvents,
+  ...favoritesEvents,
+  ...interactionEvents,
+  ...chatEvents,
 ];

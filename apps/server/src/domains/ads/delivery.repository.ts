@@ -240,14 +240,17 @@ export class DeliveryRepository {
     return rows.map((r) => r.destination);
   }
 
+  /**
+   * When the next pending delivery of a destination can be claimed: its retry time, or the end of the
+   * lease of a sender still working on it — so a wake-up is never due while another process holds it.
+   */
   async nextDueAt(destination: string): Promise<Date | undefined> {
-    const row = await this.db
-      .selectFrom('ads.deliveries')
-      .select((eb) => eb.fn.min('next_attempt_at').as('at'))
-      .where('destination', '=', destination)
-      .where('status', '=', 'pending')
-      .executeTakeFirst();
-    return row?.at ? new Date(row.at) : undefined;
+    const row = await sql<{ at: Date | null }>`
+      select min(greatest(next_attempt_at, coalesce(lease_until, next_attempt_at))) as at
+        from ads.deliveries
+       where destination = ${destination} and status = 'pending'`.execute(this.db);
+    const at = row.rows[0]?.at;
+    return at ? new Date(at) : undefined;
   }
 
   async list(

@@ -51,6 +51,12 @@ export class GiftService {
     earningsSplit: EarningsSplit;
     settings: Pick<SettingsService, 'get'>;
     users: { getUser(id: string): Promise<{ id: string; roles: Role[]; deletedAt: Date | null }> };
+    /** Whether either of the two has blocked the other (the blocklist domain). */
+    blocks: (a: string, b: string) => Promise<boolean>;
+    /** The video domain's call, to check that a gift in a call is sent in a live call of the pair. */
+    calls: {
+      find(callId: string): Promise<{ callerId: string; calleeId: string; state: string } | undefined>;
+    };
     audit: AuditLog;
     eventLog: EventLog;
     clock: Clock;
@@ -162,7 +168,7 @@ export class GiftService {
   /**
    * Sends a gift. Idempotent by (sender, clientId): a replay returns the first send with `replayed`;
    * the same client id for a different gift, streamer or context is a CONFLICT. INSUFFICIENT_FUNDS
-   * leaves nothing behind. Blocked pairs are not checked yet: the blocklist domain does not exist.
+   * leaves nothing behind, and so does a pair blocked either way (FORBIDDEN, reason BLOCKED).
    */
   async send(senderId: string, input: SendGiftInput): Promise<SendGiftResult> {
     if (!(await this.deps.settings.get('feature.gifts_enabled'))) {
@@ -185,6 +191,10 @@ export class GiftService {
     if (!streamer || streamer.deletedAt || !streamer.roles.includes('streamer')) {
       throw badInput('Gifts can only be sent to streamers', { field: 'streamerId' });
     }
+    if (await this.deps.blocks(senderId, input.streamerId)) {
+      throw new AppError('FORBIDDEN', 'You cannot send a gift to this account', { reason: 'BLOCKED' });
+    }
+    if (input.callId) await this.requireLiveCall(input.callId, senderId, input.streamerId);
     try {
       return await withTransaction(this.deps.db, async (tx) => {
         const gift = await this.deps.repo.find(input.giftId, tx);
@@ -253,6 +263,16 @@ export class GiftService {
         if (first) return this.replay(first, input);
       }
       throw error;
+    }
+  }
+
+  private async requireLiveCall(callId: string, senderId: string, streamerId: string): Promise<void> {
+    const call = await this.deps.calls.find(callId);
+    const parties = new Set([call?.callerId, call?.calleeId]);
+    if (!call || !parties.has(senderId) || !parties.has(streamerId) || call.state !== 'connected') {
+      throw badInput('A gift in a call is sent during a connected call between you and the streamer', {
+        field: 'callId',
+      });
     }
   }
 

@@ -6,6 +6,7 @@ import { accounts } from '../balance/balance.accounts.ts';
 import { adminActor, buyCoins } from '../mission_control/money-report.testing.ts';
 import { waitFor } from '../timetable/testing.ts';
 import type { AuthTokens } from '../user/session.service.ts';
+import { callPeople, VIDEO_TEST_ENV } from '../video/video.test-support.ts';
 import { streamerShare } from './gift.service.ts';
 
 const CREATE = `mutation($input: GiftCreateInput!) {
@@ -47,9 +48,23 @@ describe('gifts', () => {
   const wallet = (userId: string) => app.services.ledger.wallet(userId);
   const pending = async (owner: { kind: 'user' | 'agency'; id: string }) =>
     (await app.services.ledger.earnings(owner)).pending;
+  /** A connected direct call between the two, through the video domain (the local provider's joins). */
+  const liveCall = async (userId: string, streamerId: string) => {
+    const people = callPeople(app);
+    await people.online(userId);
+    await people.online(streamerId);
+    await app.services.presence.setAvailability(streamerId, 'available');
+    const call = await app.services.calls.request(userId, streamerId);
+    await app.services.calls.accept(streamerId, call.id);
+    const live = await people.connect(call.id, userId, streamerId);
+    expect(live.state).toBe('connected');
+    return call.id;
+  };
 
   beforeAll(async () => {
-    app = await startTestApp();
+    app = await startTestApp({ env: VIDEO_TEST_ENV });
+    // Calls schedule their timers and billing as jobs.
+    await app.services.jobs.start();
     admin = await app.signIn(['user', 'admin']);
   });
   afterAll(async () => {
@@ -112,8 +127,14 @@ describe('gifts', () => {
     await app.services.agencies.assignStreamer(adminActor(admin.userId), agency.id, streamer.userId);
     const sender = await app.signIn(['user']);
     await buyCoins(app, sender.userId, 250n);
+    const callId = await liveCall(sender.userId, streamer.userId);
+    // The call bills too: the gift's postings are measured from here.
+    const [walletBefore, streamerBefore, agencyBefore] = [
+      (await wallet(sender.userId)).total,
+      await pending({ kind: 'user', id: streamer.userId }),
+      await pending({ kind: 'agency', id: agency.id }),
+    ];
     const revenueBefore = await app.services.ledger.balanceOf(accounts.platformRevenue);
-    const callId = randomUUID();
     const sent = await send(sender, {
       giftId,
       streamerId: streamer.userId,
@@ -122,10 +143,10 @@ describe('gifts', () => {
       callId,
     });
     expect(sent.data?.sendGift).toMatchObject({ coins: '100', replayed: false, context: 'CALL', callId });
-    expect((await wallet(sender.userId)).total).toBe(150n);
+    expect((await wallet(sender.userId)).total).toBe(walletBefore - 100n);
     // earned 70: agency floor(70 × 15.5%) = 10, streamer 60; platform 30.
-    expect(await pending({ kind: 'user', id: streamer.userId })).toBe(60n);
-    expect(await pending({ kind: 'agency', id: agency.id })).toBe(10n);
+    expect(await pending({ kind: 'user', id: streamer.userId })).toBe(streamerBefore + 60n);
+    expect(await pending({ kind: 'agency', id: agency.id })).toBe(agencyBefore + 10n);
     expect(await app.services.ledger.balanceOf(accounts.platformRevenue)).toBe(revenueBefore + 30n);
     const event = await waitFor('gift_sent', async () => {
       const page = await app.services.eventLog.listEvents({ type: 'gift_sent', userId: streamer.userId }, 10);
@@ -219,5 +240,56 @@ describe('gifts', () => {
     } finally {
       await app.services.settings.set(actor, 'feature.gifts_enabled', true, 'test: gifts on');
     }
+  });
+  it('refuses a gift between a blocked pair, either way, and charges nothing; unblocking allows it', async () => {
+    const giftId = await createGift({ price: 20, shareBps: 5000 });
+    const streamer = await app.signIn(['user', 'streamer']);
+    const sender = await app.signIn(['user']);
+    await buyCoins(app, sender.userId, 100n);
+    const reasonOf = (result: Awaited<ReturnType<typeof send>>) =>
+      result.errors?.map((e) => [e.extensions?.code, e.extensions?.reason]);
+
+    await app.services.blocklist.block(streamer.userId, sender.userId, 'spam', null);
+    const refused = await send(sender, { giftId, streamerId: streamer.userId, clientId: randomUUID() });
+    expect(reasonOf(refused)).toEqual([['FORBIDDEN', 'BLOCKED']]);
+    await app.services.blocklist.unblock(streamer.userId, sender.userId);
+
+    await app.services.blocklist.block(sender.userId, streamer.userId, 'other', 'changed my mind');
+    expect(
+      reasonOf(await send(sender, { giftId, streamerId: streamer.userId, clientId: randomUUID() })),
+    ).toEqual([['FORBIDDEN', 'BLOCKED']]);
+    expect((await wallet(sender.userId)).total).toBe(100n);
+    expect(await app.services.gifts.sentBy(sender.userId, 10, undefined)).toEqual([]);
+
+    await app.services.blocklist.unblock(sender.userId, streamer.userId);
+    const sent = await send(sender, { giftId, streamerId: streamer.userId, clientId: randomUUID() });
+    expect(sent.errors).toBeUndefined();
+    expect((await wallet(sender.userId)).total).toBe(80n);
+  });
+  it('takes a gift in a call only during a connected call between the two, and charges nothing otherwise', async () => {
+    const giftId = await createGift({ price: 10, shareBps: 5000 });
+    const streamer = await app.signIn(['user', 'streamer']);
+    const sender = await app.signIn(['user']);
+    const other = await app.signIn(['user']);
+    await buyCoins(app, sender.userId, 500n);
+    await buyCoins(app, other.userId, 500n);
+    const callId = await liveCall(sender.userId, streamer.userId);
+    const inCall = (who: AuthTokens, id: string) =>
+      send(who, { giftId, streamerId: streamer.userId, clientId: randomUUID(), context: 'CALL', callId: id });
+
+    const before = (await wallet(other.userId)).total;
+    // Someone else's call, and a call that does not exist.
+    expect(errorCodes(await inCall(other, callId))).toEqual(['BAD_USER_INPUT']);
+    expect(errorCodes(await inCall(sender, randomUUID()))).toEqual(['BAD_USER_INPUT']);
+    expect((await wallet(other.userId)).total).toBe(before);
+
+    const first = await inCall(sender, callId);
+    expect(first.data?.sendGift).toMatchObject({ context: 'CALL', callId, replayed: false });
+
+    await app.services.calls.hangUp(sender.userId, callId);
+    const afterCall = (await wallet(sender.userId)).total;
+    expect(errorCodes(await inCall(sender, callId))).toEqual(['BAD_USER_INPUT']);
+    expect((await wallet(sender.userId)).total).toBe(afterCall);
+    expect(await app.services.gifts.sentBy(other.userId, 10, undefined)).toEqual([]);
   });
 });

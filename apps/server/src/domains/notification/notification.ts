@@ -18,6 +18,7 @@ import { DELIVER_JOB, NotificationService, PUSH_JOB } from './notification.servi
 import { NotificationDelivery } from './notification-delivery.ts';
 import { PushDelivery } from './push-delivery.ts';
 import { PushSendRepository } from './push-send.repository.ts';
+import { registerSocialNotificationConsumers, type SocialLookups } from './social.consumers.ts';
 
 /**
  * Wires the notification domain: service, delivery jobs, push providers, event consumers. The
@@ -35,6 +36,8 @@ export function createNotifications(deps: {
   audit: AuditLog;
   clock: Clock;
   logger: Logger;
+  /** Names and message text for chat and favourites notifications (their events carry ids only). */
+  social: SocialLookups;
 }) {
   const repo = new NotificationRepository(deps.db);
   const log = new DeliveryLogRepository(deps.db);
@@ -72,6 +75,7 @@ export function createNotifications(deps: {
   // The job's run count lets its last run end the notification instead of leaving it `pushing`.
   deps.jobs.registerTask(PUSH_JOB, (payload, job) => pushDelivery.push(payload, job));
   registerNotificationConsumers(deps.eventLog, service);
+  registerSocialNotificationConsumers(deps.eventLog, service, deps.social);
   const broadcasts = new BroadcastService({
     repo: new BroadcastRepository(deps.db),
     jobs: deps.jobs,

@@ -143,6 +143,70 @@ export const settingDefinitions = {
       'Per notification kind, seconds an in-app notification waits for the acknowledgement before push ' +
       'takes over; kinds not listed keep their catalogue time-out (docs/notifications.md)',
   },
+  'chat.max_message_length': {
+    schema: z.number().int().min(1).max(2000),
+    default: 2000,
+    description: 'Longest chat message, in characters after trimming (at most 2000)',
+  },
+  'chat.rate_limit': {
+    schema: z.object({
+      messages: z.number().int().min(1).max(10_000),
+      windowSeconds: z.number().int().min(1).max(3600),
+    }),
+    default: { messages: 20, windowSeconds: 10 },
+    description: 'How many text messages one account may send within the window; more get RATE_LIMITED',
+  },
+  'chat.auto_add': {
+    schema: z.object({
+      enabled: z.boolean(),
+      count: z.number().int().min(0).max(20),
+      rule: z.object({
+        // only: online streamers; first: online ones before the most recently seen; any: by last seen.
+        online: z.enum(['only', 'first', 'any']),
+        // match: streamers sharing a profile language with the new user; any: every language.
+        language: z.enum(['match', 'any']),
+      }),
+      greeting: z.string().trim().min(1).max(2000),
+    }),
+    default: {
+      enabled: true,
+      count: 3,
+      rule: { online: 'first', language: 'match' },
+      greeting: 'Hi! Welcome to OLO, say hello whenever you like.',
+    },
+    description:
+      'Onboarding auto-add: how many active streamers greet a new user, chosen by rule.online (only, ' +
+      'first, any) and rule.language (match, any), with this greeting (docs/chat.md)',
+  },
+  'blocklist.harassment_threshold': {
+    schema: z.number().int().min(1).max(1000),
+    default: 5,
+    description:
+      'Distinct users blocking one account for harassment within the window that trigger blocklist.harassment_action (docs/blocklist.md)',
+  },
+  'blocklist.harassment_window_hours': {
+    schema: z.number().int().min(1).max(8760), // a year
+    default: 72,
+    description: 'Hours over which harassment blocks are counted against blocklist.harassment_threshold',
+  },
+  'blocklist.harassment_action': {
+    schema: z.enum(['flag', 'ban', 'none']),
+    default: 'flag',
+    description:
+      'What crossing the harassment threshold does, once per crossing: flag (a report moderators see), ban, or none',
+  },
+  'blocklist.nudity_penalty': {
+    schema: z.enum(['none', 'warning', 'fine']),
+    default: 'warning',
+    description:
+      'What a nudity block does to a streamer: nothing, a warning, or a fine of blocklist.nudity_fine_coins',
+  },
+  'blocklist.nudity_fine_coins': {
+    schema: z.number().int().min(1).max(1_000_000),
+    default: 100,
+    description:
+      'Coins taken from a streamer (earnings, available first, capped at what they hold) for the platform on a nudity block when blocklist.nudity_penalty is fine',
+  },
 } as const satisfies Record<string, { schema: z.ZodType; default: unknown; description: string }>;
 
 export type SettingKey = keyof typeof settingDefinitions;

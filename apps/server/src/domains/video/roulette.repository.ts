@@ -168,12 +168,9 @@ export class RouletteRepository {
    * The next pair to match, both rows locked (skip locked: another process's candidates are left to
    * it): the longest-waiting live user who has a compatible streamer, with the longest-waiting such
    * streamer. Compatible: alive, waiting, available in presence, in no live call, preferences met on
-   * both sides (or widened), not cooling down after a skip, not excluded.
-   *
-   * Blocks are checked by the caller today (the blocklist domain does not exist). When it publishes a
-   * read-only view, say `blocklist.blocks (blocker_id, blocked_id)`, this is where it joins:
-   *   and not exists (select 1 from blocklist.blocks b
-   *     where (b.blocker_id, b.blocked_id) in ((u.user_id, c.user_id), (c.user_id, u.user_id)))
+   * both sides (or widened), not cooling down after a skip, neither blocked the other (the blocklist
+   * domain's published view `blocklist.active_blocks`), not excluded. Filtering blocks here means a
+   * blocked pair is never locked or tried; the caller's per-pair check is only a safety net.
    */
   async lockNextPair(
     tx: Tx,
@@ -199,6 +196,10 @@ export class RouletteRepository {
             select 1 from video.calls k
             where k.caller_id = u.user_id and k.callee_id = c.user_id
               and k.kind = 'roulette' and k.end_reason = 'hangup' and k.ended_at > ${window.coolSince}
+          )
+          and not exists (
+            select 1 from blocklist.active_blocks b
+            where (b.blocker_id, b.blocked_id) in ((u.user_id, c.user_id), (c.user_id, u.user_id))
           )
           and not exists (
             select 1 from unnest(${excludedUsers}::uuid[], ${excludedStreamers}::uuid[]) as x(u, s)

@@ -164,6 +164,56 @@ describe('roulette matching', () => {
     expect((await guarded.status(u3)).state).toBe('waiting');
   });
 
+  it('never pairs a pair blocked through the blocklist: the lookup itself skips them, either way', async () => {
+    // No per-pair check at all: only the pair lookup's filter on blocklist.active_blocks keeps them apart.
+    const unchecked = new RouletteService({
+      engine: app.services.video.engine,
+      calls: app.services.calls,
+      repo: new RouletteRepository(app.database.handle.db),
+      parties: {
+        describe: async (userId: string) => {
+          const user = await app.services.userRepo.findUser(userId);
+          return user
+            ? { id: user.id, roles: user.roles, status: user.status, displayName: null }
+            : undefined;
+        },
+      },
+      blocks: async () => false,
+      profiles: { profileOf: async () => ({ languages: [], country: null }) },
+    });
+    const [u1, u2, u3] = [await people.user(), await people.user(), await people.user()];
+    const [s1, s2] = [await people.streamer(), await people.streamer()];
+    await app.services.blocklist.block(s1, u1, 'harassment', null); // a streamer blocked a user
+    await app.services.blocklist.block(u3, s2, 'spam', null); // a user blocked a streamer
+
+    await unchecked.join(u1);
+    later(1);
+    await unchecked.join(s1);
+    for (let round = 0; round < 3; round++) await unchecked.matchRound();
+    expect((await unchecked.status(u1)).state).toBe('waiting');
+    expect((await unchecked.status(s1)).state).toBe('waiting');
+    // Someone else is matched with each of them.
+    later(1);
+    await unchecked.join(u2);
+    expect((await unchecked.status(s1)).call?.callerId).toBe(u2);
+    await unchecked.join(s2);
+    expect((await unchecked.status(s2)).call?.callerId).toBe(u1);
+
+    // The other direction, and the same pair again once the block is lifted.
+    await app.services.calls.hangUp(u1, (await unchecked.status(u1)).call?.id ?? '');
+    await sql`delete from video.roulette_pool`.execute(app.database.handle.db);
+    const s3 = await people.streamer();
+    await app.services.blocklist.block(u3, s3, 'nudity', null);
+    await unchecked.join(u3);
+    later(1);
+    await unchecked.join(s3);
+    await unchecked.matchRound();
+    expect((await unchecked.status(u3)).state).toBe('waiting');
+    expect(await app.services.blocklist.unblock(u3, s3)).toBe(true);
+    await unchecked.matchRound();
+    expect((await unchecked.status(u3)).call?.calleeId).toBe(s3);
+  });
+
   it('"next" hangs up, re-enters the pool and keeps the pair apart for the cool-down', async () => {
     const [user, streamer] = [await people.user(), await people.streamer()];
     await join(user, { language: 'en' });

@@ -12,6 +12,7 @@ import type { SettingsService } from '../settings/settings.service.ts';
 import type { CronService } from '../timetable/cron.service.ts';
 import type { JobQueue } from '../timetable/job-queue.ts';
 import { userBanned, userDeleted } from '../user/user.events.ts';
+import { registerCallConsumers } from './call.consumers.ts';
 import { CallRepository } from './call.repository.ts';
 import { CallService } from './call.service.ts';
 import { CALL_DEADLINE_JOB, type CallBilling, CallEngine, type Presence } from './call-engine.ts';
@@ -153,6 +154,7 @@ export function createVideo(deps: {
       }
     },
   });
+  registerCallConsumers(deps.eventLog, calls);
   return { calls, rooms, history, roulette, prerecorded, engine, selector, providers };
 }
 

@@ -27,13 +27,19 @@ import '../../domains/billing/billing.graphql.ts';
 import '../../domains/mission_control/agency.graphql.ts';
 import '../../domains/mission_control/payout.graphql.ts';
 import '../../domains/mission_control/money-report.graphql.ts';
+import '../../domains/favorites/favorites.graphql.ts';
 import '../../domains/gift/gift.graphql.ts';
+import '../../domains/chat/chat.graphql.ts';
+import '../../domains/interaction/interaction.graphql.ts';
 import '../../domains/payment/payment.graphql.ts';
 import '../../domains/balance/balance.graphql.ts';
 import '../../domains/video/call.graphql.ts';
 import '../../domains/video/call-admin.graphql.ts';
 import '../../domains/video/roulette.graphql.ts';
 import '../../domains/video/prerecorded.graphql.ts';
+import '../../domains/panel/panel.graphql.ts';
+import '../../domains/gallery/gallery.graphql.ts';
+import '../../domains/blocklist/blocklist.graphql.ts';
 
 let schema: GraphQLSchema | undefined;
 

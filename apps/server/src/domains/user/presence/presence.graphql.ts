@@ -5,7 +5,7 @@ import type { PresenceView } from './presence.service.ts';
 import { AVAILABILITIES } from './presence.tables.ts';
 import { isPresenceMessage, PRESENCE_CHANNEL, type PresenceMessage } from './presence.ts';
 
-const AvailabilityEnum = builder.enumType('Availability', {
+export const AvailabilityEnum = builder.enumType('Availability', {
   description:
     "A streamer's availability for calls. An offline streamer reads as away (or busy), never available.",
   values: AVAILABILITIES,
