@@ -1,12 +1,14 @@
 import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startTestApp, type TestApp } from '../../../test/app.ts';
-import { errorCodes, gql } from '../../../test/graphql-client.ts';
+import { errorCodes, gql, wsClient } from '../../../test/graphql-client.ts';
 import { manualClock } from '../../platform/clock.ts';
 import { AppError } from '../../platform/errors/app-error.ts';
 import { waitFor } from '../timetable/testing.ts';
+import { PRESENCE_CHANNEL } from '../user/presence/presence.ts';
 import { callPeople, VIDEO_TEST_ENV } from '../video/video.test-support.ts';
 
+const PRESENCE = `query($ids: [ID!]!) { presence(userIds: $ids) { online lastSeenAt availability } }`;
 const BLOCK = `mutation($id: ID!, $reason: BlockReason!) {
   blockUser(userId: $id, reason: $reason) { created }
 }`;
@@ -116,5 +118,75 @@ describe('blocklist effects elsewhere', () => {
     expect(
       errorCodes(await gql(app.url, BLOCK, { id: user, reason: 'SPAM' }, { token: accessToken })),
     ).toEqual(['BAD_USER_INPUT']);
+  });
+  it("hides each other's presence, in the query and in presenceChanged, from the block on", async () => {
+    const [user, streamer, other] = [await people.user(), await people.streamer(), await people.user()];
+    const token = async (id: string) => (await tokenFor(id)).accessToken;
+    const [userToken, streamerToken, otherToken] = [
+      await token(user),
+      await token(streamer),
+      await token(other),
+    ];
+    const presenceOf = async (token: string, id: string) =>
+      (
+        await gql<{ presence: Array<{ online: boolean; lastSeenAt: string | null; availability: string }> }>(
+          app.url,
+          PRESENCE,
+          { ids: [id] },
+          { token },
+        )
+      ).data?.presence[0];
+    expect(await presenceOf(userToken, streamer)).toMatchObject({ online: true, availability: 'available' });
+
+    // Watch the streamer, and a probe id that tells when the subscription is live and when a later
+    // change has been through (the topic delivers in order).
+    const probeId = randomUUID();
+    const received: string[] = [];
+    const { client } = wsClient(app.wsUrl, { authorization: `Bearer ${userToken}` });
+    client.subscribe(
+      {
+        query: 'subscription($ids: [ID!]!) { presenceChanged(userIds: $ids) { userId online } }',
+        variables: { ids: [streamer, probeId] },
+      },
+      {
+        next: (value) => {
+          const change = (value.data as { presenceChanged?: { userId: string } } | undefined)
+            ?.presenceChanged;
+          if (change) received.push(change.userId);
+        },
+        error: () => {},
+        complete: () => {},
+      },
+    );
+    const probe = {
+      userId: probeId,
+      online: false,
+      onlineSince: null,
+      lastSeenAt: null,
+      availability: 'away',
+    };
+    const change = { ...probe, userId: streamer, online: true, onlineSince: new Date().toISOString() };
+    await waitFor('the subscription to hear the probe', async () => {
+      await app.services.pubsub.publish(PRESENCE_CHANNEL, probe);
+      return received.includes(probeId);
+    });
+    await app.services.pubsub.publish(PRESENCE_CHANNEL, change);
+    await waitFor('the unblocked change', () => received.includes(streamer));
+
+    await app.services.blocklist.block(streamer, user, 'harassment', null);
+    received.length = 0;
+    await app.services.pubsub.publish(PRESENCE_CHANNEL, change);
+    await app.services.pubsub.publish(PRESENCE_CHANNEL, probe);
+    await waitFor('the probe after the change', () => received.includes(probeId));
+    expect(received).toEqual([probeId]);
+    await client.dispose();
+
+    // Both ways: neither sees the other online; someone else still does.
+    const hidden = { online: false, lastSeenAt: null, availability: 'away' };
+    expect(await presenceOf(userToken, streamer)).toMatchObject(hidden);
+    expect(await presenceOf(streamerToken, user)).toMatchObject(hidden);
+    expect(await presenceOf(otherToken, streamer)).toMatchObject({ online: true, availability: 'available' });
+    await app.services.blocklist.unblock(streamer, user);
+    expect(await presenceOf(userToken, streamer)).toMatchObject({ online: true });
   });
 });

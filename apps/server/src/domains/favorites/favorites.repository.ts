@@ -3,6 +3,16 @@ import type { Db } from '../../platform/db/database.ts';
 import type { Tx } from '../../platform/db/transaction.ts';
 import type { Availability } from '../user/presence/presence.tables.ts';
 
+/**
+ * A current block between the accounts in two columns, either way (the blocklist's published view):
+ * a favourite made before a block stays stored but is hidden from both until it is lifted.
+ */
+const blockBetween = (left: string, right: string) => {
+  const [l, r] = [sql.ref(left), sql.ref(right)];
+  return sql<number>`(select 1 from blocklist.active_blocks ab
+    where (ab.blocker_id = ${l} and ab.blocked_id = ${r}) or (ab.blocker_id = ${r} and ab.blocked_id = ${l}))`;
+};
+
 export type Favorite = {
   userId: string;
   favoriteId: string;
@@ -76,12 +86,21 @@ export class FavoritesRepository {
   }
 
   /** The user's favourites with presence (one join on the published view: cheap). */
-  async listMine(userId: string, limit: number, after: FavoriteCursor | undefined): Promise<Favorite[]> {
+  /** The account's favourites, newest first; those across a current block only with `includeBlocked` (its export). */
+  async listMine(
+    userId: string,
+    limit: number,
+    after: FavoriteCursor | undefined,
+    options: { includeBlocked?: boolean } = {},
+  ): Promise<Favorite[]> {
     let query = this.db
       .selectFrom('favorites.favorites as f')
       .leftJoin('presence.user_presence as p', 'p.user_id', 'f.favorite_id')
       .select(['f.user_id', 'f.favorite_id', 'f.created_at', 'p.online', 'p.availability'])
       .where('f.user_id', '=', userId);
+    if (!options.includeBlocked) {
+      query = query.where(({ not, exists }) => not(exists(blockBetween('f.user_id', 'f.favorite_id'))));
+    }
     if (after) {
       query = query.where((eb) =>
         eb.or([
@@ -113,7 +132,8 @@ export class FavoritesRepository {
       .selectFrom('favorites.favorites as f')
       .leftJoin('presence.user_presence as p', 'p.user_id', 'f.user_id')
       .select(['f.user_id', 'f.favorite_id', 'f.created_at', 'p.online', 'p.availability'])
-      .where('f.favorite_id', '=', favoriteId);
+      .where('f.favorite_id', '=', favoriteId)
+      .where(({ not, exists }) => not(exists(blockBetween('f.user_id', 'f.favorite_id'))));
     if (after) {
       query = query.where((eb) =>
         eb.or([

@@ -117,7 +117,8 @@ export class FavoritesService {
     const all: Favorite[] = [];
     let after: FavoriteCursor | undefined;
     for (;;) {
-      const rows = await this.deps.repo.listMine(userId, 1000, after);
+      // Everything stored, also favourites hidden by a block: the export is the account's own data.
+      const rows = await this.deps.repo.listMine(userId, 1000, after, { includeBlocked: true });
       all.push(...rows);
       const last = rows.at(-1);
       if (rows.length < 1000 || !last) break;

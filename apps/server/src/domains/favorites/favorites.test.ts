@@ -170,8 +170,24 @@ describe('favorites', () => {
       1, 500, 500,
     ]);
     expect(new Set(notified)).toEqual(new Set(followerIds.slice(2)));
-    // And a blocked pair cannot become a favourite.
+    // A favourite made before a block is hidden from both lists while the block lasts (the export
+    // keeps it), and a blocked pair cannot become a favourite.
+    await app.services.favorites.add(fan.userId, star.userId);
+    const listed = async () => ({
+      mine: (await app.services.favorites.mine(fan.userId, 100)).items.some(
+        (f) => f.favoriteId === star.userId,
+      ),
+      followers: (await app.services.favorites.followers(star.userId, 10)).items.some(
+        (f) => f.userId === fan.userId,
+      ),
+    });
+    expect(await listed()).toEqual({ mine: true, followers: true });
     await app.services.blocklist.block(star.userId, fan.userId, 'spam', null);
+    expect(await listed()).toEqual({ mine: false, followers: false });
+    expect((await app.services.favorites.exportFor(fan.userId)).favorites).toContainEqual(
+      expect.objectContaining({ userId: star.userId }),
+    );
+    await app.services.favorites.remove(fan.userId, star.userId);
     const refused = await gql(app.url, ADD, { id: star.userId }, { token: fan.accessToken });
     expect(errorCodes(refused)).toEqual(['FORBIDDEN']);
     expect(refused.errors?.[0]?.extensions?.reason).toBe('BLOCKED');

@@ -43,9 +43,25 @@ builder.queryField('presence', (t) =>
     description: 'Presence of up to 200 accounts, one entry per distinct id in the order given',
     authScopes: { signedIn: true },
     args: { userIds: t.arg.idList({ required: true }) },
-    resolve: (_root, args, ctx) => ctx.services.presence.getPresence(args.userIds.map(String)),
+    resolve: async (_root, args, ctx) => {
+      const views = await ctx.services.presence.getPresence(args.userIds.map(String));
+      const hidden = new Set(await ctx.services.blocklist.blockedEitherWay(requirePrincipal(ctx).userId));
+      return views.map((v) => (hidden.has(v.userId) ? neverSeen(v.userId) : v));
+    },
   }),
 );
+
+/**
+ * What a pair blocked either way sees of each other: an account never online. A block hides the
+ * pair everywhere (gallery, chat, roulette); presence must not tell one when the other is around.
+ */
+const neverSeen = (userId: string): PresenceView => ({
+  userId,
+  online: false,
+  onlineSince: null,
+  lastSeenAt: null,
+  availability: 'away',
+});
 
 builder.mutationField('setMyAvailability', (t) =>
   t.field({
@@ -67,8 +83,11 @@ builder.subscriptionField('presenceChanged', (t) =>
     authScopes: { signedIn: true },
     args: { userIds: t.arg.idList({ required: true }) },
     subscribe: (_root, args, ctx) => {
+      const viewerId = requirePrincipal(ctx).userId;
       const watched = ctx.services.presence.parseWatchList(args.userIds.map(String));
-      return watch(ctx.services.pubsub, watched, sessionStillActive(ctx));
+      // Asked per delivered change, so a block made while subscribed holds from the next change on.
+      const blocked = (userId: string) => ctx.services.blocklist.isBlockedEitherWay(viewerId, userId);
+      return watch(ctx.services.pubsub, watched, blocked, sessionStillActive(ctx));
     },
     resolve: (message) => message as PresenceMessage,
   }),
@@ -77,11 +96,13 @@ builder.subscriptionField('presenceChanged', (t) =>
 async function* watch(
   pubsub: Parameters<typeof streamChannel>[0],
   watched: Set<string>,
+  blocked: (userId: string) => Promise<boolean>,
   stillAllowed: () => Promise<void>,
 ): AsyncGenerator<PresenceMessage, void, undefined> {
-  // The session check runs only for messages this subscriber gets, not for every change on the topic.
+  // The checks run only for messages this subscriber watches, not for every change on the topic.
   for await (const message of streamChannel(pubsub, PRESENCE_CHANNEL)) {
     if (!isPresenceMessage(message) || !watched.has(message.userId)) continue;
+    if (await blocked(message.userId)) continue;
     await stillAllowed();
     yield message;
   }
