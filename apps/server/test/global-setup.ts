@@ -40,6 +40,7 @@ export default async function setup(project: TestProject) {
       database: 'postgres',
       logger,
       persistent: false,
+      durable: false,
     });
     adminUrl = embedded.url;
     stopEmbedded = embedded.stop;
