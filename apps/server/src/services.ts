@@ -304,6 +304,7 @@ export function createServices(deps: {
     db,
     config: config.push,
     jobs,
+    cron,
     eventLog,
     pubsub,
     presence,

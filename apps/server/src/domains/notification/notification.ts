@@ -6,6 +6,7 @@ import { createPushProviders, type PushConfig } from '../../providers/push/creat
 import type { EventLog } from '../event_log/event-log.service.ts';
 import type { AuditLog } from '../mission_control/audit-log.ts';
 import type { SettingsService } from '../settings/settings.service.ts';
+import type { CronService } from '../timetable/cron.service.ts';
 import type { JobQueue } from '../timetable/job-queue.ts';
 import type { PresenceService } from '../user/presence/presence.service.ts';
 import type { PushTokenService } from '../user/push-tokens.service.ts';
@@ -20,6 +21,10 @@ import { PushDelivery } from './push-delivery.ts';
 import { PushSendRepository } from './push-send.repository.ts';
 import { registerSocialNotificationConsumers, type SocialLookups } from './social.consumers.ts';
 
+export const SWEEP_DEAD_PUSHES_TASK = 'notification.sweep_dead_pushes';
+/** A push run holding its lock this long is dead: a run's provider calls are bounded by their time-outs. */
+export const DEAD_PUSH_LOCK_MS = 15 * 60_000;
+
 /**
  * Wires the notification domain: service, delivery jobs, push providers, event consumers. The
  * providers hold connections (APNs keeps one HTTP/2 session): the server's shutdown closes them.
@@ -28,6 +33,7 @@ export function createNotifications(deps: {
   db: Db;
   config: PushConfig;
   jobs: JobQueue;
+  cron: CronService;
   eventLog: EventLog;
   pubsub: PubSub;
   presence: PresenceService;
@@ -74,6 +80,16 @@ export function createNotifications(deps: {
   deps.jobs.registerTask(DELIVER_JOB, (payload) => delivery.deliver(payload));
   // The job's run count lets its last run end the notification instead of leaving it `pushing`.
   deps.jobs.registerTask(PUSH_JOB, (payload, job) => pushDelivery.push(payload, job));
+  // The safety net for what the last run cannot do: end notifications whose push job died with its
+  // process on that run (graphile-worker never runs such a job again).
+  deps.cron.registerTask(
+    SWEEP_DEAD_PUSHES_TASK,
+    async ({ log: cronLog }) => {
+      const ended = await pushDelivery.sweepDeadJobs(deps.jobs, DEAD_PUSH_LOCK_MS);
+      if (ended > 0) cronLog.warn({ ended }, 'notification: ended notifications of dead push jobs');
+    },
+    { defaultTask: { name: 'notification-sweep-dead-pushes', cron: '0 * * * * *' } },
+  );
   registerNotificationConsumers(deps.eventLog, service);
   registerSocialNotificationConsumers(deps.eventLog, service, deps.social);
   const broadcasts = new BroadcastService({

@@ -1,5 +1,5 @@
 import type { Clock } from '../../platform/clock.ts';
-import { withTransaction } from '../../platform/db/transaction.ts';
+import { type Tx, withTransaction } from '../../platform/db/transaction.ts';
 import type { Logger } from '../../platform/observability/logger.ts';
 import type { PushProviders } from '../../providers/push/create-push-providers.ts';
 import {
@@ -9,10 +9,11 @@ import {
   type PushTarget,
 } from '../../providers/push/push.provider.ts';
 import type { SettingsService } from '../settings/settings.service.ts';
-import type { JobContext } from '../timetable/job-queue.ts';
+import type { JobContext, JobQueue } from '../timetable/job-queue.ts';
 import type { PushTokenService } from '../user/push-tokens.service.ts';
 import type { DeliveryLogRepository } from './delivery-log.repository.ts';
 import type { NotificationRepository, NotificationRow } from './notification.repository.ts';
+import { PUSH_JOB } from './notification.service.ts';
 import type { AttemptOutcome, PushSendState } from './notification.tables.ts';
 import { definitionOf, jobPayloadSchema } from './notification-delivery.ts';
 import type { PushSendRepository, PushSendRow } from './push-send.repository.ts';
@@ -168,46 +169,66 @@ export class PushDelivery {
    * when some device took them, `push_failed` otherwise, each with one log entry saying why.
    */
   private async giveUp(ids: readonly string[], reason: string): Promise<void> {
-    const { repo, log, sends, clock } = this.deps;
     try {
-      await withTransaction(repo.db, async (tx) => {
-        const locked = await Promise.all(ids.map((id) => repo.get(tx, id, { forUpdate: true })));
-        const stuck = locked.filter((r): r is NotificationRow => r?.status === 'pushing');
-        const sent = new Set(
-          (
-            await sends.pushSends(
-              tx,
-              stuck.map((r) => r.id),
-            )
-          )
-            .filter((p) => p.state === 'sent')
-            .map((p) => p.notificationId),
-        );
-        await repo.setStatus(
-          tx,
-          stuck.filter((r) => sent.has(r.id)).map((r) => r.id),
-          'pushed',
-        );
-        await repo.setStatus(
-          tx,
-          stuck.filter((r) => !sent.has(r.id)).map((r) => r.id),
-          'push_failed',
-        );
-        const now = clock.now();
-        await log.addAttempts(
-          tx,
-          stuck.map((r) => ({
-            notificationId: r.id,
-            channel: 'push' as const,
-            outcome: 'push_failed',
-            detail: reason,
-            at: now,
-          })),
-        );
-      });
+      await withTransaction(this.deps.repo.db, (tx) => this.finishStuck(tx, ids, reason));
     } catch (error) {
       this.deps.logger.error({ err: error, ids }, 'could not record the end of a push job that gave up');
     }
+  }
+
+  /**
+   * The sweep's work (`notification.sweep_dead_pushes`): push jobs that will never run again — their
+   * last run was killed with the process, or failed so early that it could not give up — are
+   * removed, and their notifications still `pushing` are ended as `giveUp` ends them. One
+   * transaction: a job is removed only with its notifications ended. Returns how many ended.
+   */
+  async sweepDeadJobs(jobs: Pick<JobQueue, 'reapDeadJobs'>, staleLockMs: number): Promise<number> {
+    return withTransaction(this.deps.repo.db, async (tx) => {
+      const dead = await jobs.reapDeadJobs(tx, PUSH_JOB, staleLockMs);
+      const ids = dead.flatMap((job) => {
+        const parsed = jobPayloadSchema.safeParse(job.payload);
+        return parsed.success ? parsed.data.ids : [];
+      });
+      return this.finishStuck(tx, ids, 'the push job stopped during its last attempt (its process ended)');
+    });
+  }
+
+  private async finishStuck(tx: Tx, ids: readonly string[], reason: string): Promise<number> {
+    const { repo, log, sends, clock } = this.deps;
+    const locked = await Promise.all(ids.map((id) => repo.get(tx, id, { forUpdate: true })));
+    const stuck = locked.filter((r): r is NotificationRow => r?.status === 'pushing');
+    const sent = new Set(
+      (
+        await sends.pushSends(
+          tx,
+          stuck.map((r) => r.id),
+        )
+      )
+        .filter((p) => p.state === 'sent')
+        .map((p) => p.notificationId),
+    );
+    await repo.setStatus(
+      tx,
+      stuck.filter((r) => sent.has(r.id)).map((r) => r.id),
+      'pushed',
+    );
+    await repo.setStatus(
+      tx,
+      stuck.filter((r) => !sent.has(r.id)).map((r) => r.id),
+      'push_failed',
+    );
+    const now = clock.now();
+    await log.addAttempts(
+      tx,
+      stuck.map((r) => ({
+        notificationId: r.id,
+        channel: 'push' as const,
+        outcome: 'push_failed',
+        detail: reason,
+        at: now,
+      })),
+    );
+    return stuck.length;
   }
 
   /** Pushes one notification to the account's devices. */

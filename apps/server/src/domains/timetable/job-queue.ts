@@ -223,6 +223,28 @@ export class JobQueue {
     return result.rows[0]?.id != null;
   }
 
+  /**
+   * Deletes, in the caller's transaction, the jobs of `name` that will never run again: every
+   * attempt used, and either failed for good or still locked by a worker silent for `staleLockMs`
+   * (a process killed during the last run; graphile-worker never retries such a job). Returns their
+   * payloads so the owner can finish what they were doing. Graphile's own completion deletes the
+   * same way.
+   */
+  async reapDeadJobs(
+    tx: JobExecutor,
+    name: string,
+    staleLockMs: number,
+  ): Promise<Array<{ id: string; payload: unknown }>> {
+    const result = await sql<{ id: string; payload: unknown }>`
+      delete from graphile_worker._private_jobs j
+       using graphile_worker._private_tasks t
+       where t.id = j.task_id and t.identifier = ${name}
+         and j.attempts >= j.max_attempts
+         and (j.locked_at is null or j.locked_at < now() - make_interval(secs => ${staleLockMs / 1000}))
+      returning j.id::text as id, j.payload`.execute(tx);
+    return result.rows;
+  }
+
   private context(helpers: JobHelpers): JobContext {
     const { job } = helpers;
     return {
