@@ -4,9 +4,9 @@ import { promisify } from 'node:util';
 import { sql } from 'kysely';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startTestApp, type TestApp } from '../../../test/app.ts';
+import { codeOf } from '../../../test/errors.ts';
 import { manualClock } from '../../platform/clock.ts';
 import { withTransaction } from '../../platform/db/transaction.ts';
-import { AppError } from '../../platform/errors/app-error.ts';
 import { accounts, type LedgerCommand } from './balance.accounts.ts';
 
 const purchase = (userId: string, coins: bigint, key: string): LedgerCommand => ({
@@ -26,15 +26,6 @@ const grantBonus = (userId: string, coins: bigint, key: string): LedgerCommand =
     { account: accounts.walletBonus(userId), amount: coins },
   ],
 });
-
-const codeOf = async (promise: Promise<unknown>) => {
-  try {
-    await promise;
-    return 'OK';
-  } catch (error) {
-    return error instanceof AppError ? error.code : String(error);
-  }
-};
 
 const CLI = path.join(import.meta.dirname, '..', '..', 'cli', 'ledger-check.ts');
 

@@ -1,23 +1,14 @@
 import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startTestApp, type TestApp } from '../../../test/app.ts';
+import { codeOf } from '../../../test/errors.ts';
 import { manualClock } from '../../platform/clock.ts';
 import { withTransaction } from '../../platform/db/transaction.ts';
-import { AppError } from '../../platform/errors/app-error.ts';
 import { accounts } from '../balance/balance.accounts.ts';
 import { BillingRepository } from './billing.repository.ts';
 import type { StartInput } from './billing.service.ts';
 import { TariffService } from './tariff.service.ts';
 import { SEED_ROULETTE_TARIFF } from './tariff.ts';
-
-const codeOf = async (promise: Promise<unknown>) => {
-  try {
-    await promise;
-    return 'OK';
-  } catch (error) {
-    return error instanceof AppError ? error.code : String(error);
-  }
-};
 
 describe('call billing through the ledger', () => {
   let app: TestApp;

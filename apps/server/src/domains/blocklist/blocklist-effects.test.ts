@@ -1,9 +1,9 @@
 import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startTestApp, type TestApp } from '../../../test/app.ts';
+import { codeOf } from '../../../test/errors.ts';
 import { errorCodes, gql, wsClient } from '../../../test/graphql-client.ts';
 import { manualClock } from '../../platform/clock.ts';
-import { AppError } from '../../platform/errors/app-error.ts';
 import { waitFor } from '../timetable/testing.ts';
 import { PRESENCE_CHANNEL } from '../user/presence/presence.ts';
 import { callPeople, VIDEO_TEST_ENV } from '../video/video.test-support.ts';
@@ -12,15 +12,6 @@ const PRESENCE = `query($ids: [ID!]!) { presence(userIds: $ids) { online lastSee
 const BLOCK = `mutation($id: ID!, $reason: BlockReason!) {
   blockUser(userId: $id, reason: $reason) { created }
 }`;
-
-const codeOf = async (promise: Promise<unknown>) => {
-  try {
-    await promise;
-    return 'OK';
-  } catch (error) {
-    return error instanceof AppError ? error.code : String(error);
-  }
-};
 
 /** What a block does in the other domains, through the real services: calls, chat, the gallery's view. */
 describe('blocklist effects elsewhere', () => {

@@ -85,68 +85,51 @@ export class FavoritesRepository {
     return row !== undefined;
   }
 
-  /** The user's favourites with presence (one join on the published view: cheap). */
-  /** The account's favourites, newest first; those across a current block only with `includeBlocked` (its export). */
-  async listMine(
+  /** The account's favourites, newest first, with their presence; across a current block only with `includeBlocked` (its export). */
+  listMine(
     userId: string,
     limit: number,
     after: FavoriteCursor | undefined,
     options: { includeBlocked?: boolean } = {},
   ): Promise<Favorite[]> {
+    return this.listSide('f.user_id', 'f.favorite_id', userId, limit, after, options.includeBlocked ?? false);
+  }
+
+  /** A streamer's followers, newest first, leaving out pairs blocked either way. */
+  listFollowers(favoriteId: string, limit: number, after: FavoriteCursor | undefined): Promise<Favorite[]> {
+    return this.listSide('f.favorite_id', 'f.user_id', favoriteId, limit, after, false);
+  }
+
+  /**
+   * One page of one side of the relation: rows whose `own` column is `id`, newest first, ties broken
+   * by the `other` column (the cursor's id), with the other account's presence (one join on the
+   * published view: cheap).
+   */
+  private async listSide(
+    own: 'f.user_id' | 'f.favorite_id',
+    other: 'f.user_id' | 'f.favorite_id',
+    id: string,
+    limit: number,
+    after: FavoriteCursor | undefined,
+    includeBlocked: boolean,
+  ): Promise<Favorite[]> {
     let query = this.db
       .selectFrom('favorites.favorites as f')
-      .leftJoin('presence.user_presence as p', 'p.user_id', 'f.favorite_id')
+      .leftJoin('presence.user_presence as p', 'p.user_id', other)
       .select(['f.user_id', 'f.favorite_id', 'f.created_at', 'p.online', 'p.availability'])
-      .where('f.user_id', '=', userId);
-    if (!options.includeBlocked) {
+      .where(own, '=', id);
+    if (!includeBlocked) {
       query = query.where(({ not, exists }) => not(exists(blockBetween('f.user_id', 'f.favorite_id'))));
     }
     if (after) {
       query = query.where((eb) =>
         eb.or([
           eb('f.created_at', '<', after.createdAt),
-          eb.and([eb('f.created_at', '=', after.createdAt), eb('f.favorite_id', '<', after.id)]),
+          eb.and([eb('f.created_at', '=', after.createdAt), eb(other, '<', after.id)]),
         ]),
       );
     }
-    const rows = await query
-      .orderBy('f.created_at', 'desc')
-      .orderBy('f.favorite_id', 'desc')
-      .limit(limit)
-      .execute();
-    return rows.map((r) => ({
-      userId: r.user_id,
-      favoriteId: r.favorite_id,
-      createdAt: r.created_at,
-      online: r.online ?? false,
-      availability: r.availability ?? null,
-    }));
-  }
-
-  async listFollowers(
-    favoriteId: string,
-    limit: number,
-    after: FavoriteCursor | undefined,
-  ): Promise<Favorite[]> {
-    let query = this.db
-      .selectFrom('favorites.favorites as f')
-      .leftJoin('presence.user_presence as p', 'p.user_id', 'f.user_id')
-      .select(['f.user_id', 'f.favorite_id', 'f.created_at', 'p.online', 'p.availability'])
-      .where('f.favorite_id', '=', favoriteId)
-      .where(({ not, exists }) => not(exists(blockBetween('f.user_id', 'f.favorite_id'))));
-    if (after) {
-      query = query.where((eb) =>
-        eb.or([
-          eb('f.created_at', '<', after.createdAt),
-          eb.and([eb('f.created_at', '=', after.createdAt), eb('f.user_id', '<', after.id)]),
-        ]),
-      );
-    }
-    const rows = await query
-      .orderBy('f.created_at', 'desc')
-      .orderBy('f.user_id', 'desc')
-      .limit(limit)
-      .execute();
+    const rows = await query.orderBy('f.created_at', 'desc').orderBy(other, 'desc').limit(limit).execute();
     return rows.map((r) => ({
       userId: r.user_id,
       favoriteId: r.favorite_id,

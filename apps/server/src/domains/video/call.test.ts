@@ -1,20 +1,11 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startTestApp, type TestApp } from '../../../test/app.ts';
+import { codeOf } from '../../../test/errors.ts';
 import { gql } from '../../../test/graphql-client.ts';
 import { manualClock } from '../../platform/clock.ts';
-import { AppError } from '../../platform/errors/app-error.ts';
 import { accounts } from '../balance/balance.accounts.ts';
 import type { CallRecord } from './call.repository.ts';
 import { callPeople, VIDEO_TEST_ENV } from './video.test-support.ts';
-
-const codeOf = async (promise: Promise<unknown>) => {
-  try {
-    await promise;
-    return 'OK';
-  } catch (error) {
-    return error instanceof AppError ? error.code : String(error);
-  }
-};
 
 const eventually = async <T>(
   read: () => Promise<T>,

@@ -2,24 +2,15 @@ import { randomUUID } from 'node:crypto';
 import { sql } from 'kysely';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startTestApp, type TestApp } from '../../../test/app.ts';
+import { codeOf } from '../../../test/errors.ts';
 import { gql } from '../../../test/graphql-client.ts';
 import type { Principal } from '../../platform/auth/principal.ts';
 import { manualClock } from '../../platform/clock.ts';
-import { AppError } from '../../platform/errors/app-error.ts';
 import { adminActor } from '../mission_control/money-report.testing.ts';
 import type { CallParties } from './call-party.ts';
 import { PrerecordedRepository } from './prerecorded.repository.ts';
 import { noStreamerAvailability, PrerecordedService } from './prerecorded.service.ts';
 import { callPeople, VIDEO_TEST_ENV } from './video.test-support.ts';
-
-const codeOf = async (promise: Promise<unknown>) => {
-  try {
-    await promise;
-    return 'OK';
-  } catch (error) {
-    return error instanceof AppError ? error.code : String(error);
-  }
-};
 
 /** The smallest MP4 the upload accepts: an `ftyp` box and padding (videos are never decoded). */
 const tinyMp4 = () =>

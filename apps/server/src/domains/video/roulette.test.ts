@@ -1,23 +1,14 @@
 import { sql } from 'kysely';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { startTestApp, type TestApp } from '../../../test/app.ts';
+import { codeOf } from '../../../test/errors.ts';
 import { manualClock } from '../../platform/clock.ts';
-import { AppError } from '../../platform/errors/app-error.ts';
 import { accounts } from '../balance/balance.accounts.ts';
 import { adminActor } from '../mission_control/money-report.testing.ts';
 import type { BlockCheck } from './call-party.ts';
 import { RouletteRepository } from './roulette.repository.ts';
 import { type RoulettePreferences, RouletteService } from './roulette.service.ts';
 import { callPeople, VIDEO_TEST_ENV } from './video.test-support.ts';
-
-const codeOf = async (promise: Promise<unknown>) => {
-  try {
-    await promise;
-    return 'OK';
-  } catch (error) {
-    return error instanceof AppError ? error.code : String(error);
-  }
-};
 
 describe('roulette matching', () => {
   let app: TestApp;
